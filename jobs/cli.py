@@ -1,0 +1,96 @@
+"""The `intentedge` command: validate and publish configs for the edge.
+
+Jobs raise; only `main` turns errors into exit codes (1 failure, 2 usage) and one
+`Error: ...` line per problem on stderr.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from intentedge import ConfigError, __version__
+from intentedge.bundles import publication
+
+from .configfile import load_config
+from .localkv import LocalKV, WranglerError, find_project
+
+PRODUCER = f"intentedge-cli/{__version__}"
+
+_config_files = click.argument(
+    "files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+
+
+class ConfigProblems(click.ClickException):
+    """Every problem of every file, one line each."""
+
+    def __init__(self, errors: list[ConfigError]):
+        self.errors = errors
+        super().__init__(f"{sum(len(e.problems) for e in errors)} problem(s) in {len(errors)} file(s)")
+
+    def show(self, file=None) -> None:
+        for error in self.errors:
+            for problem in error.problems:
+                click.echo(f"Error: {error.source}: {problem}", err=True)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="intentedge")
+def cli() -> None:
+    """Backend jobs for intentedge: validate and publish the config bundle the Worker reads."""
+
+
+@cli.command()
+@_config_files
+def validate(files: tuple[Path, ...]) -> None:
+    """Check config files; print every problem with its file, item and reason."""
+    _load_all(files)
+    for path in files:
+        click.echo(f"{path}: ok")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--local", is_flag=True, help="Write to the local KV that `wrangler dev` reads.")
+@click.option("--persist-to", type=click.Path(path_type=Path, file_okay=False),
+              help="wrangler's local state folder (default: the project's .wrangler/state).")
+@click.option("--dry-run", is_flag=True, help="Print the writes without making them.")
+def publish(file: Path, local: bool, persist_to: Path | None, dry_run: bool) -> None:
+    """Validate FILE and publish it: the content-addressed bundle, then the pointer."""
+    if not local:
+        raise click.UsageError("only --local publishing exists so far (remote publishing through "
+                               "Cloudflare's API is not built yet)")
+    (config,) = _load_all((file,))
+    writes = publication(config, written_at=int(time.time()), producer=PRODUCER)
+    kv = LocalKV(find_project(), persist_to)
+    for key, value in writes:
+        if dry_run:
+            click.echo(f"would write {key} ({len(value)} bytes)")
+            continue
+        try:
+            kv.put(key, value)
+        except WranglerError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"wrote {key} ({len(value)} bytes)")
+
+
+def _load_all(files: tuple[Path, ...]) -> list[dict]:
+    configs, errors = [], []
+    for path in files:
+        try:
+            configs.append(load_config(path))
+        except ConfigError as exc:
+            errors.append(exc)
+    if errors:
+        raise ConfigProblems(errors)
+    return configs
+
+
+def main() -> None:
+    cli(prog_name="intentedge")
+
+
+if __name__ == "__main__":
+    main()

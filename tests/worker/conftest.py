@@ -1,0 +1,117 @@
+"""One real Worker per test session: `wrangler dev` (workerd) in front of the test origin,
+reading a private local KV that the tests seed through the project's own CLI."""
+
+from __future__ import annotations
+
+import http.client
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from intentedge.jobs.devserver import Server, ServerError, free_port, start_worker
+from intentedge.jobs.localkv import LocalKV
+
+from .origin import Origin, start_origin
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = Path(__file__).with_name("config.toml")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.workerd)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+
+@dataclass
+class Worker:
+    url: str
+    server: Server
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> Reply:
+        """One raw HTTP request: no redirects followed, no decoding."""
+        parts = urlsplit(self.url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return Reply(response.status, response.headers, response.read())
+        finally:
+            conn.close()
+
+    def get(self, path: str, **kwargs) -> Reply:
+        return self.request("GET", path, **kwargs)
+
+    def log(self) -> str:
+        return self.server.log_path.read_text("utf-8", "replace")
+
+    def log_mark(self) -> int:
+        return len(self.log())
+
+    def wait_for_log(self, needle: str, since: int = 0, timeout: float = 10) -> None:
+        """wrangler passes the Worker's console output on a little after the response."""
+        deadline = time.monotonic() + timeout
+        while needle not in self.log()[since:]:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{needle!r} not logged within {timeout}s; log tail:\n{self.log()[-3000:]}")
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def origin():
+    origin, server = start_origin()
+    yield origin
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def kv_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("wrangler-state")
+
+
+@pytest.fixture(scope="session")
+def local_kv(kv_dir) -> LocalKV:
+    return LocalKV(ROOT, kv_dir)
+
+
+@pytest.fixture(scope="session")
+def publish(kv_dir):
+    """Publish a config file to the Worker's local KV with the real console script."""
+    cli = shutil.which("intentedge", path=str(Path(sys.executable).parent))
+
+    def run(config: Path = CONFIG) -> None:
+        done = subprocess.run([cli, "publish", "--local", "--persist-to", str(kv_dir), str(config)],
+                              cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    return run
+
+
+@pytest.fixture(scope="session")
+def worker(origin: Origin, kv_dir: Path, publish, tmp_path_factory) -> Worker:
+    publish()
+    log_path = tmp_path_factory.mktemp("logs") / "wrangler-dev.log"
+    port = free_port()
+    try:
+        server = start_worker(ROOT, port, origin_url=origin.url, log_path=log_path, persist_to=kv_dir)
+    except ServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield Worker(f"http://127.0.0.1:{port}", server)
+    server.stop()

@@ -1,0 +1,70 @@
+"""Missing or unusable data in KV never breaks a page: the origin's page comes back unmodified."""
+
+import time
+
+import pytest
+
+from intentedge import keys, schema
+
+from . import origin as site
+
+GARBAGE = b"\xc1\xff\x00 not msgpack"
+UNKNOWN_KEY = keys.config_key("f" * 64)
+
+
+def _pointer_to(key: str) -> bytes:
+    return schema.encode(schema.POINTER, {"key": key}, written_at=int(time.time()), producer="test")
+
+
+@pytest.fixture
+def broken_kv(local_kv, publish):
+    """Lets a test break KV, then publishes the real config again."""
+    yield local_kv
+    publish()
+
+
+def _assert_unmodified(worker, reason: str, detail: str):
+    mark = worker.log_mark()
+    reply = worker.get("/")
+    assert reply.status == 200
+    assert reply.body == site.SLOTTED
+    worker.wait_for_log(f'"reason":"{reason}","detail":"{detail}', since=mark)
+
+
+def test_no_config_published(worker, broken_kv):
+    broken_kv.delete(keys.CONFIG_POINTER)
+    _assert_unmodified(worker, "MissingConfig", "no config/current key")
+
+
+def test_garbage_pointer(worker, broken_kv):
+    broken_kv.put(keys.CONFIG_POINTER, GARBAGE)
+    _assert_unmodified(worker, "SchemaError", "intentedge.pointer: not msgpack")
+
+
+def test_pointer_to_garbage_bundle(worker, broken_kv):
+    broken_kv.put(UNKNOWN_KEY, GARBAGE)
+    broken_kv.put(keys.CONFIG_POINTER, _pointer_to(UNKNOWN_KEY))
+    _assert_unmodified(worker, "SchemaError", "intentedge.config: not msgpack")
+
+
+def test_bundle_of_another_major_version(worker, broken_kv):
+    future = schema.Schema(schema.CONFIG.name, schema.CONFIG.major + 1, 0)
+    key = keys.config_key("e" * 64)
+    broken_kv.put(key, schema.encode(future, {"slots": {}}, written_at=0, producer="test"))
+    broken_kv.put(keys.CONFIG_POINTER, _pointer_to(key))
+    _assert_unmodified(worker, "VersionError", "intentedge.config: major version 2")
+
+
+def test_bundle_that_does_not_compile(worker, broken_kv):
+    key = keys.config_key("d" * 64)
+    bad = {"slots": {"hero": {"fallback": "nope"}}, "fragments": {}}
+    broken_kv.put(key, schema.encode(schema.CONFIG, bad, written_at=0, producer="test"))
+    broken_kv.put(keys.CONFIG_POINTER, _pointer_to(key))
+    _assert_unmodified(worker, "ConfigError", "config/dddd")
+
+
+def test_republishing_restores_personalization(worker, broken_kv, publish):
+    broken_kv.delete(keys.CONFIG_POINTER)
+    assert worker.get("/").body == site.SLOTTED
+    publish()
+    assert b"default hero" in worker.get("/").body
