@@ -15,7 +15,7 @@ from intentedge import ConfigError, __version__
 from intentedge.bundles import publication
 
 from .configfile import load_config
-from .localkv import LocalKV, WranglerError, find_project
+from .wranglerkv import WranglerKV, WranglerError, find_project
 
 PRODUCER = f"intentedge-cli/{__version__}"
 
@@ -34,6 +34,7 @@ class ConfigProblems(click.ClickException):
         for error in self.errors:
             for problem in error.problems:
                 click.echo(f"Error: {error.source}: {problem}", err=True)
+        click.echo(f"Error: {self.message}", err=True)
 
 
 @click.group()
@@ -53,18 +54,19 @@ def validate(files: tuple[Path, ...]) -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--local", is_flag=True, help="Write to the local KV that `wrangler dev` reads.")
+@click.option("--local", "target", flag_value="local", help="Write to the local KV that `wrangler dev` reads.")
+@click.option("--remote", "target", flag_value="remote",
+              help="Write to the namespace of wrangler.toml in your Cloudflare account, through wrangler.")
 @click.option("--persist-to", type=click.Path(path_type=Path, file_okay=False),
               help="wrangler's local state folder (default: the project's .wrangler/state).")
 @click.option("--dry-run", is_flag=True, help="Print the writes without making them.")
-def publish(file: Path, local: bool, persist_to: Path | None, dry_run: bool) -> None:
+def publish(file: Path, target: str | None, persist_to: Path | None, dry_run: bool) -> None:
     """Validate FILE and publish it: the content-addressed bundle, then the pointer."""
-    if not local:
-        raise click.UsageError("only --local publishing exists so far (remote publishing through "
-                               "Cloudflare's API is not built yet)")
+    if target is None:
+        raise click.UsageError("say where to publish: --local or --remote")
     (config,) = _load_all((file,))
     writes = publication(config, written_at=int(time.time()), producer=PRODUCER)
-    kv = LocalKV(find_project(), persist_to)
+    kv = WranglerKV(find_project(), persist_to, remote=target == "remote")
     for key, value in writes:
         if dry_run:
             click.echo(f"would write {key} ({len(value)} bytes)")

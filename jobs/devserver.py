@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .localkv import wrangler_bin, wrangler_env
+from .wranglerkv import wrangler_bin, wrangler_env
 
 
 class ServerError(Exception):

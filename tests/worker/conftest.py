@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from intentedge.jobs.devserver import Server, ServerError, free_port, start_worker
-from intentedge.jobs.localkv import LocalKV
+from intentedge.jobs.wranglerkv import WranglerKV
 
 from .origin import Origin, start_origin
 
@@ -88,8 +88,8 @@ def kv_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def local_kv(kv_dir) -> LocalKV:
-    return LocalKV(ROOT, kv_dir)
+def local_kv(kv_dir) -> WranglerKV:
+    return WranglerKV(ROOT, kv_dir)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The local KV that `wrangler dev` reads, written and read through wrangler itself.
+"""Workers KV through wrangler itself: the local KV that `wrangler dev` reads, or the
+account's namespace (wrangler's own login or CLOUDFLARE_API_TOKEN).
 
 Going through wrangler (rather than miniflare's storage files) keeps us on the
 storage format the pinned runtime really uses.
@@ -18,10 +19,13 @@ class WranglerError(Exception):
     """wrangler failed; the message holds what it printed."""
 
 
-class LocalKV:
-    def __init__(self, project: Path, persist_to: Path | None = None):
+class WranglerKV:
+    """The INTENT_KV binding of the project's wrangler.toml, local (default) or remote."""
+
+    def __init__(self, project: Path, persist_to: Path | None = None, *, remote: bool = False):
         self.project = project
         self.persist_to = persist_to
+        self.remote = remote
 
     def put(self, key: str, value: bytes) -> None:
         with tempfile.NamedTemporaryFile(prefix="intentedge-kv-") as file:
@@ -41,8 +45,10 @@ class LocalKV:
         self._wrangler("kv", "key", "delete", key)
 
     def _wrangler(self, *args: str) -> bytes:
-        command = [str(wrangler_bin(self.project)), *args, "--binding", KV_BINDING, "--local"]
-        if self.persist_to is not None:
+        command = [str(wrangler_bin(self.project)), *args, "--binding", KV_BINDING]
+        if not self.remote:
+            command.append("--local")
+        if self.persist_to is not None and not self.remote:
             command += ["--persist-to", str(self.persist_to)]
         done = subprocess.run(command, cwd=self.project, capture_output=True, env=wrangler_env())
         if done.returncode != 0:
