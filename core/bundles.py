@@ -46,6 +46,8 @@ class CompiledBundles:
     """Compiled bundles by KV key, so each bundle is decoded and compiled once per isolate."""
 
     def __init__(self, capacity: int = 2):
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, found {capacity}")
         self._capacity = capacity
         self._entries: OrderedDict[str, Bundle] = OrderedDict()
 

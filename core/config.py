@@ -34,6 +34,7 @@ _TOP_LEVEL = {"slots", "fragments", "rules"}
 _SLOT_KEYS = {"fallback"}
 _FRAGMENT_KEYS = {"html", "text", "op"}
 _RULE_KEYS = {"id", "slot", "fragment", "path_prefix"}
+_OPERATION_VALUES = {op.value for op in Operation}
 _OPERATIONS = ", ".join(op.value for op in Operation)
 
 
@@ -93,7 +94,7 @@ def compile_bundle(data: Any, *, source: str, strict: bool = True) -> Bundle:
     slots = {}
     for name, spec in slot_specs.items():
         item = f"slot {name!r}"
-        if not _SLOT_NAME.match(name):
+        if not (isinstance(name, str) and _SLOT_NAME.match(name)):
             problems.append(Problem(item, "name must be 1-64 letters, digits, '_' or '-'",
                                     "it is matched as data-personalized-region=\"<name>\""))
             continue
@@ -113,7 +114,7 @@ def _fragments(specs: dict, strict: bool, problems: list[Problem]) -> dict[str, 
     fragments = {}
     for fid, spec in specs.items():
         item = f"fragment {fid!r}"
-        if not _ID.match(fid):
+        if not (isinstance(fid, str) and _ID.match(fid)):
             problems.append(Problem(item, "id must start with a letter or digit and use only letters, digits, _ . : -"))
             continue
         if not isinstance(spec, dict):
@@ -131,7 +132,7 @@ def _fragments(specs: dict, strict: bool, problems: list[Problem]) -> dict[str, 
             problems.append(Problem(item, f"{kinds[0].value} must be a string, found {_kind(content)}"))
             continue
         op = spec.get("op", Operation.INNER.value)
-        if op not in {o.value for o in Operation}:
+        if not isinstance(op, str) or op not in _OPERATION_VALUES:
             problems.append(Problem(item, f"unknown op {op!r}", f"use one of {_OPERATIONS}"))
             continue
         fragments[fid] = Fragment(fid, content, kinds[0], Operation(op))

@@ -6,6 +6,16 @@ import json
 from typing import Any
 
 
-def log_line(event: str, **fields: Any) -> str:
+def log_line(event: str, /, **fields: Any) -> str:
     """`log_line("fail_open", reason="...")` -> `{"event": "fail_open", "reason": "..."}`."""
-    return json.dumps({"event": event, **fields}, default=str, separators=(",", ":"))
+    record = {"event": event, **fields}
+    try:
+        return json.dumps(record, default=str, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # NaN or infinity: strict JSON has no spelling for them
+        return json.dumps({k: _finite(v) for k, v in record.items()}, default=str, separators=(",", ":"))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    return value

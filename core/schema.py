@@ -55,9 +55,11 @@ def encode(schema: Schema, payload: Any, *, written_at: int, producer: str) -> b
         "payload": payload,
     }
     try:
-        return msgpack.packb(envelope, use_bin_type=True)
+        data = msgpack.packb(envelope, use_bin_type=True)
     except (TypeError, ValueError, OverflowError) as exc:
         raise SchemaError(f"{schema}: payload cannot be encoded: {exc}") from None
+    decode(schema, data)  # a writer never publishes what the reader would refuse
+    return data
 
 
 def decode(schema: Schema, data: bytes) -> Envelope:
@@ -87,7 +89,10 @@ def decode(schema: Schema, data: bytes) -> Envelope:
 
 def digest(payload: Any) -> str:
     """A content address for `payload`: the SHA-256 of its canonical msgpack encoding."""
-    return hashlib.sha256(msgpack.packb(_canonical(payload), use_bin_type=True)).hexdigest()
+    try:
+        return hashlib.sha256(msgpack.packb(_canonical(payload), use_bin_type=True)).hexdigest()
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise SchemaError(f"payload cannot be encoded: {exc}") from None
 
 
 def _canonical(value: Any) -> Any:
