@@ -1,14 +1,21 @@
 """intentedge core: pure Python shared by the Worker (Pyodide) and the backend jobs (CPython).
 
-No I/O, no clocks, no randomness of its own: callers pass them in.
+No I/O, no clocks, no randomness of its own: callers pass them in. The names below
+are what the Worker and the CLI use; the modules hold the rest.
 """
 
-from .config import Bundle, Choice, Rule, Slot, compile_bundle
+from .conditions import compile_condition, eval_condition, validate_condition
+from .config import Bundle, Slot, compile_bundle, to_payload
+from .context import RequestContext, RequestData
+from .decision import Choice, Decision, decide
 from .eligibility import may_personalize_request, may_personalize_response, media_type
 from .errors import ConfigError, IntentEdgeError, Problem, SchemaError, VersionError
 from .fragments import ContentType, Fragment, Operation
 from .logs import log_line
 from .origin import OriginURLError, upstream_url
+from .profile import Profile
+from .rules import Rule
+from .session import Session, SessionKeys
 
 __version__ = "0.1.0"
 
@@ -17,19 +24,30 @@ __all__ = [
     "Choice",
     "ConfigError",
     "ContentType",
+    "Decision",
     "Fragment",
     "IntentEdgeError",
     "Operation",
     "OriginURLError",
     "Problem",
+    "Profile",
+    "RequestContext",
+    "RequestData",
     "Rule",
     "SchemaError",
+    "Session",
+    "SessionKeys",
     "Slot",
     "VersionError",
     "compile_bundle",
+    "compile_condition",
+    "decide",
+    "eval_condition",
     "log_line",
     "may_personalize_request",
     "may_personalize_response",
     "media_type",
+    "to_payload",
     "upstream_url",
+    "validate_condition",
 ]

@@ -34,6 +34,7 @@ class Schema:
 
 CONFIG = Schema("intentedge.config", 1, 0)
 POINTER = Schema("intentedge.pointer", 1, 0)
+PROFILE = Schema("intentedge.profile", 1, 0)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,9 @@ import click
 from intentedge import ConfigError, __version__
 from intentedge.bundles import publication
 
+from intentedge.session import COOKIE_NAME, SessionKeyError
+
+from . import cookies
 from .configfile import load_config
 from .wranglerkv import WranglerKV, WranglerError, find_project
 
@@ -76,6 +79,32 @@ def publish(file: Path, target: str | None, persist_to: Path | None, dry_run: bo
         except WranglerError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"wrote {key} ({len(value)} bytes)")
+
+
+@cli.command()
+@click.option("--keys", help="SESSION_KEYS ('id:secret,...'); default: $SESSION_KEYS, then .dev.vars.")
+@click.option("--visitor-id", default="demo-visitor-000000001", show_default=True, help="16-32 characters.")
+@click.option("--idle", default=5, show_default=True, help="Seconds since the previous page (over 1800: a new session).")
+@click.option("--pages", default=1, show_default=True, help="Pages viewed this session so far.")
+@click.option("--visits", default=1, show_default=True, help="Sessions so far, this one included.")
+@click.option("--stage", default="browse", show_default=True, help="Furthest funnel stage: a name or an index.")
+@click.option("--cart", "cart_value", default=0.0, show_default=True, help="Cart value.")
+@click.option("--items", "cart_items", default=0, show_default=True, help="Items in the cart.")
+@click.option("--category", "categories", multiple=True, help="A recently viewed category (repeatable).")
+@click.option("--product", "products", multiple=True, help="A recently viewed product id (repeatable).")
+@click.option("--searches", default=0, show_default=True, help="Searches this session.")
+@click.option("--purchases", default=0, show_default=True, help="Purchases seen at the edge.")
+def cookie(keys: str | None, visitor_id: str, idle: int, stage: str, **signals) -> None:
+    """Print a signed session cookie (`pz=...`) for a made-up visitor, for curl or a browser."""
+    if not 16 <= len(visitor_id) <= 32:
+        raise click.BadParameter("must be 16-32 characters", param_hint="--visitor-id")
+    try:
+        session_keys = cookies.session_keys(keys, find_project())
+        value = cookies.mint(session_keys, now=time.time(), visitor_id=visitor_id, idle=idle,
+                             stage=cookies.stage_index(stage), **signals)
+    except (SessionKeyError, ValueError, WranglerError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{COOKIE_NAME}={value}")
 
 
 def _load_all(files: tuple[Path, ...]) -> list[dict]:

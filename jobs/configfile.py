@@ -5,11 +5,11 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from intentedge import ConfigError, Problem, compile_bundle
+from intentedge import ConfigError, Problem, compile_bundle, to_payload
 
 
 def load_config(path: Path) -> dict:
-    """The file's config as plain data, or ConfigError naming the file, the item and the reason."""
+    """The file's config as the edge reads it, or ConfigError naming the file, the item and the reason."""
     source = str(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -20,4 +20,4 @@ def load_config(path: Path) -> dict:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, [Problem("TOML", str(exc))]) from None
     compile_bundle(data, source=source)
-    return data
+    return to_payload(data)

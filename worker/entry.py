@@ -5,42 +5,76 @@ unmodified and the logs get one JSON line saying why.
 """
 
 import asyncio
-from urllib.parse import urlsplit
+import os
 
-from js import Request, Response, console, fetch
+from js import Date, Request, Response, console, fetch
 
-from intentedge import (log_line, may_personalize_request, may_personalize_response,
-                        upstream_url)
+from intentedge import log_line, may_personalize_request, may_personalize_response, upstream_url
+from intentedge.context import RequestContext
+from intentedge.decision import decide
+from intentedge.session import SessionKeyError, SessionKeys, dump, set_cookie_header
+from intentedge.visitor import logged_in, page_view, profile_key, returning_session
 
-from jsconvert import optional_str, to_js_object
-from metadata import read_bundle
+from jsconvert import optional_str, request_data_from_js, to_js_object
+from metadata import read_bundle, read_profile
 from rewriting import personalize
 
 _BAD_GATEWAY = "<!doctype html><title>502 Bad Gateway</title><h1>502 Bad Gateway</h1><p>The origin could not be reached.</p>"
+# Headers that describe the origin's body, not the personalized one.
+_ORIGIN_VALIDATORS = ("etag", "last-modified")
+_secrets: dict = {}
 
 
 async def on_fetch(request, env, ctx):
-    bundle = None
-    if may_personalize_request(request.method):
-        # Read KV while the origin works on the page.
-        bundle = asyncio.ensure_future(read_bundle(env))
+    if not may_personalize_request(request.method):
+        return await _origin_or_502(request, env)
+    data = request_data_from_js(request, Date.now())
+    cookie = data.headers.get("cookie", "")
+    keys = _session_keys(env)
+    previous = returning_session(cookie, keys, data.now) if keys else None
+    # KV reads run while the origin works on the page.
+    bundle_read = asyncio.ensure_future(read_bundle(env))
+    salt = _secret(env, "PROFILE_SALT")
+    profile_read = (asyncio.ensure_future(read_profile(env, profile_key(previous, salt.encode())))
+                    if previous and salt else None)
+    response = await _origin_or_502(request, env)
+    if not may_personalize_response(response.status, optional_str(response.headers.get("content-type"))):
+        _discard(bundle_read, profile_read)
+        return response
     try:
-        response = await _fetch_origin(request, env)
+        bundle = await bundle_read
+        context = RequestContext(data)
+        session = None if keys is None or context.is_bot else page_view(previous, bundle.signals, context,
+                                                                          data.now, os.urandom)
+        decision = decide(bundle, context, session, await profile_read if profile_read else None,
+                          now=data.now, logged_in=logged_in(cookie, bundle.login_cookie))
+        console.log(log_line("decision", path=context.path, **decision.trace))
+        return _personalized(response, decision, keys, secure=not context.is_local_http)
+    except Exception as exc:
+        console.error(log_line("fail_open", reason=type(exc).__name__, detail=str(exc)))
+        return response
+
+
+def _personalized(response, decision, keys, *, secure: bool):
+    body = personalize(response, decision.choices) if decision.choices else response
+    out = Response.new(body.body, body)
+    if decision.choices or decision.session is not None:
+        # One visitor's page must never be stored for another.
+        out.headers.set("cache-control", "private, no-store")
+        for name in _ORIGIN_VALIDATORS:
+            out.headers.delete(name)
+    if decision.session is not None:
+        out.headers.append("set-cookie", set_cookie_header(dump(decision.session, keys), secure=secure))
+    return out
+
+
+async def _origin_or_502(request, env):
+    try:
+        return await _fetch_origin(request, env)
     except Exception as exc:
         console.error(log_line("origin_unreachable", method=request.method, error=repr(exc)))
         return Response.new(_BAD_GATEWAY, status=502,
                             headers=to_js_object({"content-type": "text/html; charset=utf-8"}))
-    if bundle is None:
-        return response
-    if not may_personalize_response(response.status, optional_str(response.headers.get("content-type"))):
-        bundle.add_done_callback(_discard)  # its result, or its error, is not needed
-        return response
-    try:
-        choices = (await bundle).choose(_path(request.url))
-        return personalize(response, choices) if choices else response
-    except Exception as exc:
-        console.error(log_line("fail_open", reason=type(exc).__name__, detail=str(exc)))
-        return response
 
 
 async def _fetch_origin(request, env):
@@ -50,10 +84,31 @@ async def _fetch_origin(request, env):
     return await fetch(Request.new(upstream_url(origin, request.url), request), redirect="manual")
 
 
-def _path(url: str) -> str:
-    return urlsplit(url).path or "/"
+def _secret(env, name: str) -> str | None:
+    return optional_str(getattr(env, name, None)) or None
 
 
-def _discard(future) -> None:
+def _session_keys(env) -> SessionKeys | None:
+    """SESSION_KEYS, parsed once per isolate; without it the Worker personalizes from the request alone."""
+    spec = _secret(env, "SESSION_KEYS")
+    if spec is None:
+        return None
+    if spec not in _secrets:
+        try:
+            _secrets[spec] = SessionKeys.parse(spec)
+        except SessionKeyError as exc:
+            console.error(log_line("bad_secret", name="SESSION_KEYS", reason=str(exc)))
+            _secrets[spec] = None
+    return _secrets[spec]
+
+
+def _discard(*futures) -> None:
+    """These results, or their errors, are not needed."""
+    for future in futures:
+        if future is not None:
+            future.add_done_callback(_retrieve)
+
+
+def _retrieve(future) -> None:
     if not future.cancelled():
         future.exception()

@@ -3,8 +3,16 @@
 Never pass a Python dict or list inside the arguments of a JS API: convert it here.
 """
 
-from js import Object
+from js import Date, Intl, Object
 from pyodide.ffi import to_js
+
+from intentedge.context import RequestData
+
+# The only request headers core reads; fetching them one by one is cheaper than converting all.
+CONTEXT_HEADERS = ("user-agent", "referer", "accept-language", "save-data", "sec-gpc", "cookie")
+_CF_FIELDS = ("country", "region", "city", "timezone")
+_WEEKDAYS = {"Mon": 0, "Tue": 1, "Wed": 2, "Thu": 3, "Fri": 4, "Sat": 5, "Sun": 6}
+_clocks: dict = {}  # timezone -> Intl.DateTimeFormat, built once per isolate
 
 
 def to_js_object(values: dict):
@@ -22,3 +30,46 @@ def bytes_from_buffer(buffer) -> bytes | None:
 def optional_str(value) -> str | None:
     """A JS string, or None for null/undefined and for anything that is not a string."""
     return value if isinstance(value, str) else None
+
+
+def request_data_from_js(request, now_ms: float) -> RequestData:
+    headers = {}
+    for name in CONTEXT_HEADERS:
+        value = optional_str(request.headers.get(name))
+        if value is not None:
+            headers[name] = value
+    cf = cf_from_js(request.cf)
+    hour, weekday = local_time(cf.get("timezone"), now_ms)
+    return RequestData(url=request.url, method=request.method, headers=headers, cf=cf, now=now_ms / 1000.0,
+                       local_hour=hour, local_weekday=weekday)
+
+
+def cf_from_js(cf) -> dict:
+    """The parts of `request.cf` core uses (absent in some environments)."""
+    if cf is None:
+        return {}
+    values = {}
+    for name in _CF_FIELDS:
+        value = getattr(cf, name, None)
+        if isinstance(value, str):
+            values[name] = value
+    bot_management = getattr(cf, "botManagement", None)
+    if bot_management is not None:
+        values["botManagement"] = {"verifiedBot": getattr(bot_management, "verifiedBot", None) is True}
+    return values
+
+
+def local_time(timezone: str | None, now_ms: float) -> tuple[int | None, int | None]:
+    """(hour, weekday) in `timezone`, through JS Intl: the Worker's Python has no timezone database."""
+    if not timezone:
+        return None, None
+    try:
+        clock = _clocks.get(timezone)
+        if clock is None:
+            clock = Intl.DateTimeFormat.new("en-US", to_js_object(
+                {"timeZone": timezone, "hour": "numeric", "hourCycle": "h23", "weekday": "short"}))
+            _clocks[timezone] = clock
+        parts = {part.type: part.value for part in clock.formatToParts(Date.new(now_ms))}
+        return int(parts["hour"]) % 24, _WEEKDAYS[parts["weekday"]]
+    except Exception:
+        return None, None

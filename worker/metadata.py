@@ -1,8 +1,14 @@
-"""Reading the config bundle from KV: pointer first, then the content-addressed bundle."""
+"""Reading intent metadata from KV: the config bundle (pointer, then the content-addressed
+bundle, compiled once per isolate) and visitor profiles."""
 
+from js import console
+
+from intentedge import log_line
 from intentedge.bundles import CompiledBundles, bundle_from_bytes, pointer_target
-from intentedge.keys import CONFIG_POINTER, KV_BINDING
 from intentedge.config import Bundle
+from intentedge.keys import CONFIG_POINTER, KV_BINDING
+from intentedge.profile import Profile
+from intentedge.visitor import profile_from_bytes
 
 from jsconvert import bytes_from_buffer
 
@@ -29,8 +35,20 @@ async def read_bundle(env) -> Bundle:
         if data is None:
             raise MissingConfig(f"{CONFIG_POINTER} names {key}, which is not in KV")
         bundle = bundle_from_bytes(data, source=key)
+        for problem in bundle.problems:
+            console.error(log_line("bundle_problem", key=key, item=problem.item, reason=problem.reason))
         _compiled.put(key, bundle)
     return bundle
+
+
+async def read_profile(env, key: str) -> Profile | None:
+    """The visitor's profile, or None when there is none or it cannot be read (logged)."""
+    try:
+        data = await _read(getattr(env, KV_BINDING), key)
+        return profile_from_bytes(data) if data is not None else None
+    except Exception as exc:
+        console.error(log_line("profile_unusable", reason=type(exc).__name__, detail=str(exc)))
+        return None
 
 
 async def _read(kv, key: str) -> bytes | None:

@@ -1,11 +1,13 @@
-"""Turning the engine's choices into a streaming HTMLRewriter over the origin response."""
+"""Turning the decision's choices into a streaming HTMLRewriter over the origin response."""
 
 import asyncio
 
 from js import HTMLRewriter, console
 from pyodide.ffi import create_proxy
 
-from intentedge import Choice, Fragment, Operation, log_line
+from intentedge import log_line
+from intentedge.decision import Choice
+from intentedge.fragments import Operation
 
 SLOT_ATTRIBUTE = "data-personalized-region"
 
@@ -32,11 +34,15 @@ def personalize(response, choices: list[Choice]):
 class _SlotHandler:
     def __init__(self, choice: Choice):
         self.choice = choice
+        self.content, self.html = choice.insertion()
 
     def element(self, element) -> None:
         # An exception here would abort the stream mid-page; a slot left as the origin sent it is better.
         try:
-            _insert(element, self.choice.fragment)
+            if self.choice.marks_slot:
+                for name, value in self.choice.markers.items():
+                    element.setAttribute(name, value)
+            _insert(element, self.choice.fragment.operation, self.content, self.html)
         except Exception as exc:
             console.error(log_line("inject_failed", slot=self.choice.slot,
                                    fragment=self.choice.fragment.id, error=repr(exc)))
@@ -56,18 +62,16 @@ def _destroy_all(proxies: list) -> None:
         proxy.destroy()
 
 
-def _insert(element, fragment: Fragment) -> None:
-    html = fragment.is_html
-    op = fragment.operation
+def _insert(element, op: Operation, content: str, html: bool) -> None:
     if op is Operation.INNER:
-        element.setInnerContent(fragment.content, html=html)
+        element.setInnerContent(content, html=html)
     elif op is Operation.APPEND:
-        element.append(fragment.content, html=html)
+        element.append(content, html=html)
     elif op is Operation.PREPEND:
-        element.prepend(fragment.content, html=html)
+        element.prepend(content, html=html)
     elif op is Operation.BEFORE:
-        element.before(fragment.content, html=html)
+        element.before(content, html=html)
     elif op is Operation.AFTER:
-        element.after(fragment.content, html=html)
+        element.after(content, html=html)
     elif op is Operation.REPLACE:
-        element.replace(fragment.content, html=html)
+        element.replace(content, html=html)

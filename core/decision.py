@@ -1,0 +1,170 @@
+"""The decision for one request: score the visitor, run the rules, render one fragment per slot,
+and explain it all in a trace.
+
+    decide(bundle, context, session, profile, now=..., logged_in=...) -> Decision
+
+Pure: the Worker passes the request context, the session from the cookie, the
+profile from KV and the clock; it gets back what to inject, the session to write
+back, and the trace to log.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+from .config import Bundle
+from .context import RequestContext
+from .fragments import Fragment, MissingParameter, Operation
+from .profile import UNKNOWN_PROFILE_ATTRIBUTES, Profile
+from .rules import Outcome, evaluate
+from .scoring import Score, score
+from .session import Session, record_impressions
+
+FALLBACK = "fallback"
+CONTROL = "control"
+_WRAPPED = (Operation.BEFORE, Operation.AFTER, Operation.REPLACE)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What one slot gets on this page."""
+
+    slot: str
+    fragment: Fragment
+    content: str                   # rendered
+    rule_id: str | None            # None: the slot's fallback
+    variant: str                   # the fragment's id, or "control" for a held-out visitor
+
+    @property
+    def markers(self) -> dict[str, str]:
+        """Attributes that tell the page's analytics what was shown."""
+        return {"data-pz-rule": self.rule_id or FALLBACK, "data-pz-variant": self.variant}
+
+    @property
+    def marks_slot(self) -> bool:
+        """Inner, append and prepend mark the slot element; the others wrap their content instead."""
+        return self.fragment.operation not in _WRAPPED
+
+    def insertion(self) -> tuple[str, bool]:
+        """(content, is_html) as the rewriter inserts it."""
+        if self.marks_slot:
+            return self.content, self.fragment.is_html
+        body = self.content if self.fragment.is_html else html.escape(self.content, quote=False)
+        attributes = " ".join(f'{name}="{html.escape(value)}"' for name, value in self.markers.items())
+        return f'<div {attributes} style="display:contents">{body}</div>', True
+
+
+@dataclass
+class Decision:
+    choices: list[Choice]
+    session: Session | None
+    trace: dict = field(default_factory=dict)
+
+
+def attribute_map(bundle: Bundle, context: RequestContext, session: Session | None, profile: Profile | None,
+                  result: Score | None, *, now: float, logged_in: bool) -> dict:
+    """Everything conditions and template parameters can name (README: "Attributes")."""
+    request = context.attributes()
+    stages = bundle.signals
+    session_attrs = session.attributes() if session else {}
+    if session:
+        session_attrs["stage"] = stages.stage_name(session.stage)
+    profile_attrs = profile.attributes(now) if profile else dict(UNKNOWN_PROFILE_ATTRIBUTES)
+    profile_attrs["stage"] = stages.stage_name(profile_attrs["stage"])
+    cart = session.cart if session and session.cart_items else {"value": profile_attrs["cart_value"],
+                                                                 "items": profile.cart_items if profile else 0}
+    product_id = session.products[0] if session and session.products else None
+    product = bundle.products.get(product_id, {"id": product_id}) if product_id else {}
+    return {
+        "request": request,
+        "session": session_attrs,
+        "profile": profile_attrs,
+        "cart": cart,
+        "product": product,
+        "score": result.total if result else 0.0,
+        "tier": result.tier if result else "",
+        "contributions": result.contributions if result else {},
+        "logged_in": logged_in,
+        "city": request["city"],
+        "region": request["region"],
+        "country": request["country"],
+    }
+
+
+def decide(bundle: Bundle, context: RequestContext, session: Session | None, profile: Profile | None, *,
+           now: float, logged_in: bool = False) -> Decision:
+    if context.is_bot:
+        attributes = attribute_map(bundle, context, None, None, None, now=now, logged_in=False)
+        choices = _fallbacks(bundle.slots.values(), attributes, {})
+        return Decision(choices, None, {"bot": True, "choices": _trace_choices(choices)})
+
+    result = score(bundle.scoring, session, profile, now, len(bundle.signals.stages))
+    attributes = attribute_map(bundle, context, session, profile, result, now=now, logged_in=logged_in)
+    outcomes = evaluate(bundle.rules, attributes, now=now, visitor_id=session.visitor_id if session else None,
+                        impressions=session.impressions_of if session else _no_impressions,
+                        max_active=bundle.max_active)
+    shown: list[str] = []
+    claimed: dict[str, Choice] = {}
+    controls: dict[str, str] = {}
+    for outcome in outcomes:
+        if outcome.status == "fired":
+            _render_fired(outcome, attributes, claimed, shown)
+        elif outcome.status == "control":
+            controls.update((slot, outcome.rule.id) for slot in outcome.slots)
+    choices = list(claimed.values()) + _fallbacks(
+        (slot for name, slot in bundle.slots.items() if name not in claimed), attributes, controls)
+    if session is not None:
+        session = record_impressions(session, shown)
+    trace = {**result.trace(), "rules": _trace_rules(outcomes), "choices": _trace_choices(choices)}
+    return Decision(choices, session, trace)
+
+
+def _render_fired(outcome: Outcome, attributes: dict, claimed: dict[str, Choice], shown: list[str]) -> None:
+    rule = outcome.rule
+    try:
+        content = rule.fragment.render({**attributes, "params": rule.params})
+    except MissingParameter as missing:
+        outcome.status, outcome.reason = "skipped", f"missing parameter {{{missing}}}: fallback shown"
+        outcome.slots = ()
+        return
+    for slot in outcome.slots:
+        claimed[slot] = Choice(slot, rule.fragment, content, rule.id, rule.fragment.id)
+    shown.append(rule.id)
+
+
+def _fallbacks(slots, attributes: dict, controls: dict[str, str]) -> list[Choice]:
+    choices = []
+    for slot in slots:
+        if slot.fallback is None:
+            continue
+        try:
+            content = slot.fallback.render(attributes)
+        except MissingParameter:
+            continue   # the origin's own content stays
+        rule_id = controls.get(slot.name)
+        choices.append(Choice(slot.name, slot.fallback, content, rule_id, CONTROL if rule_id else slot.fallback.id))
+    return choices
+
+
+def _trace_rules(outcomes: list[Outcome]) -> dict:
+    """Fired and held-out rules with their slots; skipped rules grouped by reason."""
+    fired: dict[str, list[str]] = {}
+    control: dict[str, list[str]] = {}
+    skipped: dict[str, list[str]] = {}
+    for outcome in outcomes:
+        if outcome.status == "fired":
+            fired[outcome.rule.id] = list(outcome.slots)
+        elif outcome.status == "control":
+            control[outcome.rule.id] = list(outcome.slots)
+        else:
+            skipped.setdefault(outcome.reason, []).append(outcome.rule.id)
+    return {"fired": fired, "control": control, "skipped": skipped}
+
+
+def _trace_choices(choices: list[Choice]) -> dict:
+    return {c.slot: {"rule": c.rule_id or FALLBACK, "fragment": c.fragment.id, "variant": c.variant} for c in choices}
+
+
+def _no_impressions(_rule_id: str) -> tuple[int, int]:
+    return (0, 0)

@@ -1,0 +1,271 @@
+"""The edge session: a compact signed cookie the Worker reads and rewrites on every personalized page.
+
+    pz=<key id>.<base64url msgpack state>.<base64url HMAC-SHA256>
+
+The MAC covers the key id and the state, so keys rotate by id: the first key signs,
+the others still verify. A tampered, expired, oversized or unparseable cookie is a
+new visitor, never an error (starlette's SessionMiddleware does the same).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import zlib
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import msgpack
+
+COOKIE_NAME = "pz"
+MAX_COOKIE_BYTES = 1024
+SESSION_IDLE_SECONDS = 30 * 60
+MAX_AGE_SECONDS = 180 * 24 * 3600
+DWELL_CAP_SECONDS = 600
+RECENT_LIMIT = 5
+IMPRESSION_LIMIT = 24
+_STATE_VERSION = 1
+_MAC_CONTEXT = b"intentedge.session.v1\x00"
+
+
+class SessionKeyError(ValueError):
+    """The SESSION_KEYS secret is malformed."""
+
+
+class Secret:
+    """A key that never shows itself in a repr or a log line."""
+
+    def __init__(self, value: bytes):
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def reveal(self) -> bytes:
+        return self._value
+
+
+@dataclass(frozen=True, repr=False)
+class SessionKeys:
+    """Signing keys by id; the first one signs, all of them verify."""
+
+    keys: tuple[tuple[str, Secret], ...]
+
+    @classmethod
+    def parse(cls, spec: str) -> "SessionKeys":
+        """`"k2:<secret>,k1:<older secret>"`; each secret at least 32 characters."""
+        keys = []
+        for item in (spec or "").split(","):
+            kid, sep, secret = item.strip().partition(":")
+            if not sep or not kid or not kid.isalnum() or len(kid) > 8:
+                raise SessionKeyError("SESSION_KEYS must be 'id:secret[,id:secret...]' with ids of 1-8 letters or digits")
+            if len(secret) < 32:
+                raise SessionKeyError(f"SESSION_KEYS: the secret of key {kid!r} is shorter than 32 characters")
+            keys.append((kid, Secret(secret.encode())))
+        return cls(tuple(keys))
+
+    def __repr__(self) -> str:
+        return f"SessionKeys(ids={[kid for kid, _ in self.keys]})"
+
+    @property
+    def signing(self) -> tuple[str, Secret]:
+        return self.keys[0]
+
+    def get(self, kid: str) -> Secret | None:
+        return next((secret for key_id, secret in self.keys if key_id == kid), None)
+
+
+@dataclass(frozen=True)
+class Session:
+    visitor_id: str
+    started: int                 # epoch seconds, start of this session
+    last_seen: int               # epoch seconds of the previous page
+    pages: int = 0               # pages viewed this session
+    visits: int = 1              # sessions so far, this one included
+    dwell: int = 0               # seconds on the previous page (capped)
+    categories: tuple[str, ...] = ()   # most recent first
+    products: tuple[str, ...] = ()
+    cart_value: float = 0.0
+    cart_items: int = 0
+    searches: int = 0            # searches this session
+    stage: int = 0               # furthest funnel stage this session (index into the bundle's stages)
+    trial: bool = False          # has visited a trial page
+    purchases: int = 0           # purchases seen at the edge
+    impressions: dict[int, tuple[int, int]] = field(default_factory=dict)  # rule tag -> (session, visitor)
+    is_new: bool = False         # created by this request
+
+    def impressions_of(self, rule_id: str) -> tuple[int, int]:
+        return self.impressions.get(rule_tag(rule_id), (0, 0))
+
+    def attributes(self) -> dict:
+        """The `session` part of the attribute map that conditions and templates see."""
+        return {
+            "new_visitor": self.is_new or self.visits == 1 and self.pages <= 1,
+            "pages": self.pages,
+            "visits": self.visits,
+            "dwell": self.dwell,
+            "categories": list(self.categories),
+            "products": list(self.products),
+            "searches": self.searches,
+            "stage": self.stage,
+            "trial": self.trial,
+            "purchases": self.purchases,
+            "seconds": max(0, self.last_seen - self.started),
+        }
+
+    @property
+    def cart(self) -> dict:
+        return {"value": round(self.cart_value, 2), "items": self.cart_items}
+
+
+def rule_tag(rule_id: str) -> int:
+    """A compact, stable stand-in for a rule id inside the cookie."""
+    return zlib.crc32(rule_id.encode())
+
+
+def new_session(now: float, random_bytes: Callable[[int], bytes]) -> Session:
+    visitor_id = base64.urlsafe_b64encode(random_bytes(16)).rstrip(b"=").decode()
+    return Session(visitor_id, int(now), int(now), is_new=True)
+
+
+def advance(session: Session, now: float) -> Session:
+    """The session as of a new page view at `now`: a new session after 30 idle minutes."""
+    now = int(now)
+    idle = now - session.last_seen
+    if session.is_new:
+        return replace(session, pages=1, last_seen=now)
+    if idle > SESSION_IDLE_SECONDS:
+        impressions = {tag: (0, visitor) for tag, (_, visitor) in session.impressions.items()}
+        return replace(session, started=now, last_seen=now, pages=1, visits=session.visits + 1, dwell=0,
+                       searches=0, stage=0, impressions=impressions)
+    return replace(session, last_seen=now, pages=session.pages + 1, dwell=max(0, min(idle, DWELL_CAP_SECONDS)))
+
+
+def record_impressions(session: Session, rule_ids: list[str]) -> Session:
+    if not rule_ids:
+        return session
+    impressions = dict(session.impressions)
+    for rule_id in rule_ids:
+        tag = rule_tag(rule_id)
+        in_session, for_visitor = impressions.pop(tag, (0, 0))
+        impressions[tag] = (in_session + 1, for_visitor + 1)   # re-inserted last: most recent
+    while len(impressions) > IMPRESSION_LIMIT:
+        impressions.pop(next(iter(impressions)))
+    return replace(session, impressions=impressions)
+
+
+def remember(items: tuple[str, ...], item: str) -> tuple[str, ...]:
+    """Most recent first, no duplicates, at most RECENT_LIMIT."""
+    return ((item,) + tuple(i for i in items if i != item))[:RECENT_LIMIT]
+
+
+# --- the cookie ---------------------------------------------------------------------------
+
+def dump(session: Session, keys: SessionKeys) -> str:
+    """The cookie value; trims history (oldest impressions, then recent lists) to stay under 1 KB."""
+    while True:
+        value = _sign(_pack(session), keys)
+        if len(value) <= MAX_COOKIE_BYTES - len(COOKIE_NAME) - 1:
+            return value
+        session = _trimmed(session)
+
+
+def load(value: str | None, keys: SessionKeys, now: float) -> Session | None:
+    """The session in a cookie value, or None if it is missing, forged, expired or malformed."""
+    if not value or len(value) > MAX_COOKIE_BYTES:
+        return None
+    try:
+        kid, body, mac = value.split(".")
+        secret = keys.get(kid)
+        if secret is None:
+            return None
+        expected = _mac(secret, kid, body)
+        if not hmac.compare_digest(expected, _b64decode(mac)):
+            return None
+        session = _unpack(_b64decode(body))
+    except Exception:  # whatever a forged cookie makes the decoders raise, it is a new visitor
+        return None
+    if session is None or not (0 <= now - session.last_seen <= MAX_AGE_SECONDS):
+        return None
+    return session
+
+
+def set_cookie_header(value: str, *, secure: bool = True) -> str:
+    attributes = [f"{COOKIE_NAME}={value}", "Path=/", f"Max-Age={MAX_AGE_SECONDS}", "HttpOnly", "SameSite=Lax"]
+    if secure:
+        attributes.append("Secure")
+    return "; ".join(attributes)
+
+
+def cookie_value(cookie_header: str, name: str = COOKIE_NAME) -> str | None:
+    """The value of cookie `name` in a Cookie header (the first one if repeated)."""
+    for part in cookie_header.split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name:
+            return value.strip()
+    return None
+
+
+def _sign(body: bytes, keys: SessionKeys) -> str:
+    kid, secret = keys.signing
+    encoded = _b64encode(body)
+    return f"{kid}.{encoded}.{_b64encode(_mac(secret, kid, encoded))}"
+
+
+def _mac(secret: Secret, kid: str, body: str) -> bytes:
+    return hmac.new(secret.reveal(), _MAC_CONTEXT + kid.encode() + b"." + body.encode(), hashlib.sha256).digest()
+
+
+def _pack(s: Session) -> bytes:
+    impressions = [[tag, n_session, n_visitor] for tag, (n_session, n_visitor) in s.impressions.items()]
+    return msgpack.packb([_STATE_VERSION, s.visitor_id, s.started, s.last_seen, s.pages, s.visits, s.dwell,
+                          list(s.categories), list(s.products), round(s.cart_value, 2), s.cart_items,
+                          s.searches, s.stage, s.trial, s.purchases, impressions], use_bin_type=True)
+
+
+def _unpack(data: bytes) -> Session | None:
+    state = msgpack.unpackb(data, raw=False, strict_map_key=True)
+    if not (isinstance(state, list) and len(state) == 16 and type(state[0]) is int
+            and state[0] == _STATE_VERSION):
+        return None
+    (_, visitor_id, started, last_seen, pages, visits, dwell, categories, products, cart_value, cart_items,
+     searches, stage, trial, purchases, impressions) = state
+    ints = (started, last_seen, pages, visits, dwell, cart_items, searches, stage, purchases)
+    if not (isinstance(visitor_id, str) and 16 <= len(visitor_id) <= 32 and all(_is_count(i) for i in ints)
+            and isinstance(cart_value, (int, float)) and not isinstance(cart_value, bool) and cart_value >= 0
+            and isinstance(trial, bool) and _is_strings(categories) and _is_strings(products)
+            and isinstance(impressions, list) and started <= last_seen):
+        return None
+    counts = {}
+    for entry in impressions:
+        if not (isinstance(entry, list) and len(entry) == 3 and all(_is_count(n) for n in entry)):
+            return None
+        counts[entry[0]] = (entry[1], entry[2])
+    return Session(visitor_id, started, last_seen, pages, visits, dwell, tuple(categories[:RECENT_LIMIT]),
+                   tuple(products[:RECENT_LIMIT]), float(cart_value), cart_items, searches, stage, trial,
+                   purchases, counts)
+
+
+def _trimmed(s: Session) -> Session:
+    if s.impressions:
+        return replace(s, impressions=dict(list(s.impressions.items())[1:]))
+    if s.categories or s.products:
+        return replace(s, categories=s.categories[:-1], products=s.products[:-1])
+    raise ValueError("a session without history does not fit in a cookie")  # ids are bounded: unreachable
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
+
+
+def _is_strings(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and len(v) <= 64 for v in value)
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -1,0 +1,88 @@
+"""Page signals: what a page view tells the edge session (product, category, funnel stage, cart, search).
+
+Configured per site in the bundle's `[signals]` table, compiled once:
+
+    [signals]
+    stages = ["browse", "product", "cart", "checkout", "purchase"]   # the funnel, in order
+    search_params = ["q"]                                             # a search page carries one of these
+
+    [[signals.pages]]
+    pattern = '^/products/(?P<product>[^/]+)/'     # named groups `product` and `category` are recorded
+    stage = "product"
+    category = "cameras"                           # a fixed category for every match (optional)
+
+    [[signals.pages]]
+    pattern = '^/cart/add/'
+    stage = "cart"
+    cart_add = "price"                             # query parameter holding the added item's price
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from .context import RequestContext
+from .session import Session, remember
+
+DEFAULT_STAGES = ("browse", "product", "cart", "checkout", "purchase")
+
+
+@dataclass(frozen=True)
+class PageRule:
+    pattern: re.Pattern
+    stage: int | None = None
+    category: str | None = None
+    cart_add: str | None = None    # price query parameter
+    purchase: bool = False         # the cart is bought: cleared, purchases + 1
+    trial: bool = False
+
+
+@dataclass(frozen=True)
+class Signals:
+    stages: tuple[str, ...] = DEFAULT_STAGES
+    search_params: tuple[str, ...] = ("q",)
+    pages: tuple[PageRule, ...] = ()
+
+    def observe(self, session: Session, context: RequestContext) -> Session:
+        """The session after this page view's signals (call after `session.advance`)."""
+        changes: dict = {}
+        query = context.query
+        if any(query.get(param) for param in self.search_params):
+            changes["searches"] = session.searches + 1
+        page = next((p for p in self.pages if p.pattern.search(context.path)), None)
+        if page is not None:
+            changes.update(self._page_changes(page, session, context))
+        return replace(session, **changes) if changes else session
+
+    def _page_changes(self, page: PageRule, session: Session, context: RequestContext) -> dict:
+        changes: dict = {}
+        match = page.pattern.search(context.path)
+        groups = match.groupdict()
+        category = groups.get("category") or page.category
+        if category:
+            changes["categories"] = remember(session.categories, category[:64])
+        if groups.get("product"):
+            changes["products"] = remember(session.products, groups["product"][:64])
+        if page.stage is not None and page.stage > session.stage:
+            changes["stage"] = page.stage
+        if page.trial:
+            changes["trial"] = True
+        if page.cart_add is not None:
+            price = _price(context.query.get(page.cart_add, ""))
+            changes["cart_value"] = session.cart_value + price
+            changes["cart_items"] = session.cart_items + 1
+        if page.purchase and session.cart_items:
+            changes.update(cart_value=0.0, cart_items=0, purchases=session.purchases + 1)
+        return changes
+
+    def stage_name(self, index: int) -> str:
+        return self.stages[index] if 0 <= index < len(self.stages) else self.stages[0]
+
+
+def _price(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        return 0.0
+    return value if 0 <= value < 1e9 else 0.0
