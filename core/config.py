@@ -15,13 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from .conditions import compile_condition, validate_condition
 from .errors import ConfigError, Problem
 from .fragments import ContentType, Fragment, Operation, TemplateError
-from .rules import Rule
+from .rules import CompiledRules, Rule
 from .scoring import DEFAULT_SATURATION, DEFAULT_WEIGHTS, VECTORS, ScoringModel
 from .signals import DEFAULT_STAGES, PageRule, Signals
 
@@ -65,6 +66,10 @@ class Bundle:
     login_cookie: str | None = None
     problems: tuple[Problem, ...] = ()    # lenient compile: what was skipped
 
+    @cached_property
+    def evaluator(self) -> CompiledRules:
+        return CompiledRules(self.rules)
+
 
 def compile_bundle(data: Any, *, source: str, strict: bool = True) -> Bundle:
     """Validate plain config data and compile it.
@@ -76,6 +81,7 @@ def compile_bundle(data: Any, *, source: str, strict: bool = True) -> Bundle:
         raise ConfigError(source, [Problem("config", f"must be a table, found {_kind(data)}")])
     c = _Compiler(strict)
     c.unknown_keys(data, "config", "config")
+    signals = c.table(data, "signals")
     saved_groups = c.saved_groups(data.get("saved_groups", {}))
     fragments = c.fragments(c.table(data, "fragments"))
     slots = c.slots(c.table(data, "slots"), fragments)
@@ -84,10 +90,10 @@ def compile_bundle(data: Any, *, source: str, strict: bool = True) -> Bundle:
         slots=slots,
         rules=rules,
         scoring=c.scoring(c.table(data, "scoring")),
-        signals=c.signals(c.table(data, "signals")),
+        signals=c.signals(signals),
         products=c.products(c.table(data, "products")),
         max_active=c.max_active(c.table(data, "engine")),
-        login_cookie=c.table(data, "signals").get("login_cookie") if c.login_cookie_ok(data) else None,
+        login_cookie=c.login_cookie(signals),
         problems=tuple(c.problems),
     )
     if strict and c.problems:
@@ -268,7 +274,8 @@ class _Compiler:
             return ()
         names = [spec["slot"]] if "slot" in spec else spec["slots"]
         if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
-            self.problem(item, "slots must be a non-empty array of slot names")
+            key = "slot" if "slot" in spec else "slots"
+            self.problem(item, f"{key} must be {'a slot name' if key == 'slot' else 'a non-empty array of slot names'}")
             return ()
         unknown = [n for n in names if n not in slots]
         for name in unknown:
@@ -289,7 +296,7 @@ class _Compiler:
             return None
         if issues:
             return None
-        matches = compile_condition(when, saved_groups)
+        matches = compile_condition(when, saved_groups, guarded=False)  # the rules loop guards
         if prefix is None:
             return matches
         return lambda attributes: attributes["request"]["path"].startswith(prefix) and matches(attributes)
@@ -348,6 +355,9 @@ class _Compiler:
         if ordered[-1][1] > 0:
             ordered.append(("low", 0.0))
         half_life = self.number(spec, "half_life_days", "scoring", 14.0, minimum=0)
+        if half_life == 0:
+            self.problem("scoring", "half_life_days must be positive", "profiles lose half their weight per half-life")
+            half_life = 14.0
         return ScoringModel(weights, saturation, tuple(ordered), float(half_life))
 
     def vector_table(self, spec: dict, key: str, defaults: dict, positive: bool = False) -> dict:
@@ -409,12 +419,12 @@ class _Compiler:
         return PageRule(pattern, stages.index(stage) if stage is not None else None, spec.get("category"),
                         spec.get("cart_add"), spec.get("purchase", False), spec.get("trial", False))
 
-    def login_cookie_ok(self, data: dict) -> bool:
-        value = self.table(data, "signals").get("login_cookie")
+    def login_cookie(self, signals: dict) -> str | None:
+        value = signals.get("login_cookie")
         if value is None or (isinstance(value, str) and re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}", value)):
-            return value is not None
+            return value
         self.problem("signals", f"login_cookie must be a cookie name, found {value!r}")
-        return False
+        return None
 
     def products(self, specs: dict) -> dict[str, dict]:
         products = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
 CLICK_ID_PARAMS = ("gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid", "twclid", "li_fat_id", "dclid")
@@ -20,7 +20,7 @@ _SOCIAL_HOSTS = re.compile(
     r"(^|\.)(facebook|fb|instagram|twitter|x|linkedin|pinterest|reddit|tiktok|youtube|threads|mastodon\.social"
     r"|snapchat|tumblr|vk|weibo|quora)\.[a-z.]+$|^(t\.co|lnkd\.in|fb\.me|l\.facebook\.com|out\.reddit\.com)$")
 _BOT_UA = re.compile(
-    r"bot\b|crawl|spider|slurp|mediapartners|facebookexternalhit|facebot|embedly|quora link preview"
+    r"bot[/;)+_-]|bot$|\bbot\b|slackbot|discordbot|telegrambot|crawl|spider|slurp|mediapartners|facebookexternalhit|facebot|embedly|quora link preview"
     r"|bingpreview|headlesschrome|lighthouse|pagespeed|ia_archiver|python-requests|scrapy|wget|httrack|"
     r"applebot|yandex(bot|images)|baiduspider|duckduckbot|semrush|ahrefs|mj12bot|petalbot|gptbot|ccbot",
     re.IGNORECASE)
@@ -140,10 +140,15 @@ class RequestContext:
         }
 
 
+# User agents, referrers and language headers repeat across requests: classify each once per isolate.
+@lru_cache(maxsize=1024)
 def referrer_class(referer: str, own_host: str) -> str:
     if not referer:
         return "none"
-    host = (urlsplit(referer).hostname or "").lower()
+    try:
+        host = (urlsplit(referer).hostname or "").lower()
+    except ValueError:  # "http://[oops": not a URL at all
+        return "none"
     if not host:
         return "none"
     if host == own_host or (own_host and host.endswith("." + own_host)):
@@ -155,6 +160,7 @@ def referrer_class(referer: str, own_host: str) -> str:
     return "external"
 
 
+@lru_cache(maxsize=1024)
 def device_class(user_agent: str) -> str:
     if _BOT_UA.search(user_agent):
         return "bot"
@@ -165,6 +171,7 @@ def device_class(user_agent: str) -> str:
     return "desktop"
 
 
+@lru_cache(maxsize=256)
 def preferred_language(accept_language: str) -> str:
     best, best_q = "", -1.0
     for part in accept_language.split(","):
@@ -180,6 +187,6 @@ def preferred_language(accept_language: str) -> str:
                     q = float(value)
                 except ValueError:
                     q = 0.0
-        if q > best_q:
+        if q > best_q and q > 0:   # q=0 means "not acceptable"
             best, best_q = tag.split("-")[0], q
     return best

@@ -17,7 +17,7 @@ from .config import Bundle
 from .context import RequestContext
 from .fragments import Fragment, MissingParameter, Operation
 from .profile import UNKNOWN_PROFILE_ATTRIBUTES, Profile
-from .rules import Outcome, evaluate
+from .rules import Evaluation, Outcome
 from .scoring import Score, score
 from .session import Session, record_impressions
 
@@ -101,36 +101,37 @@ def decide(bundle: Bundle, context: RequestContext, session: Session | None, pro
 
     result = score(bundle.scoring, session, profile, now, len(bundle.signals.stages))
     attributes = attribute_map(bundle, context, session, profile, result, now=now, logged_in=logged_in)
-    outcomes = evaluate(bundle.rules, attributes, now=now, visitor_id=session.visitor_id if session else None,
-                        impressions=session.impressions_of if session else _no_impressions,
-                        max_active=bundle.max_active)
-    shown: list[str] = []
+    evaluation = bundle.evaluator.evaluate(
+        attributes, now=now, visitor_id=session.visitor_id if session else None,
+        impressions=session.impressions_of if session else _no_impressions, max_active=bundle.max_active)
     claimed: dict[str, Choice] = {}
     controls: dict[str, str] = {}
-    for outcome in outcomes:
-        if outcome.status == "fired":
-            _render_fired(outcome, attributes, claimed, shown)
-        elif outcome.status == "control":
+    shown: list[str] = []
+    for outcome in list(evaluation.winners):
+        if outcome.status == "control":
             controls.update((slot, outcome.rule.id) for slot in outcome.slots)
+        elif _render(outcome, attributes, claimed):
+            shown.append(outcome.rule.id)
+        else:
+            evaluation.skip(outcome, f"missing parameter in {outcome.rule.fragment.id!r}: fallback shown")
     choices = list(claimed.values()) + _fallbacks(
         (slot for name, slot in bundle.slots.items() if name not in claimed), attributes, controls)
     if session is not None:
         session = record_impressions(session, shown)
-    trace = {**result.trace(), "rules": _trace_rules(outcomes), "choices": _trace_choices(choices)}
+    trace = {**result.trace(), "rules": _trace_rules(evaluation), "choices": _trace_choices(choices)}
     return Decision(choices, session, trace)
 
 
-def _render_fired(outcome: Outcome, attributes: dict, claimed: dict[str, Choice], shown: list[str]) -> None:
+def _render(outcome: Outcome, attributes: dict, claimed: dict[str, Choice]) -> bool:
+    """Claim the outcome's slots with its rendered fragment; False if a parameter is missing."""
     rule = outcome.rule
     try:
-        content = rule.fragment.render({**attributes, "params": rule.params})
-    except MissingParameter as missing:
-        outcome.status, outcome.reason = "skipped", f"missing parameter {{{missing}}}: fallback shown"
-        outcome.slots = ()
-        return
+        content = rule.fragment.render({**attributes, "params": rule.params} if rule.params else attributes)
+    except MissingParameter:
+        return False
     for slot in outcome.slots:
         claimed[slot] = Choice(slot, rule.fragment, content, rule.id, rule.fragment.id)
-    shown.append(rule.id)
+    return True
 
 
 def _fallbacks(slots, attributes: dict, controls: dict[str, str]) -> list[Choice]:
@@ -147,18 +148,15 @@ def _fallbacks(slots, attributes: dict, controls: dict[str, str]) -> list[Choice
     return choices
 
 
-def _trace_rules(outcomes: list[Outcome]) -> dict:
+def _trace_rules(evaluation: Evaluation) -> dict:
     """Fired and held-out rules with their slots; skipped rules grouped by reason."""
     fired: dict[str, list[str]] = {}
     control: dict[str, list[str]] = {}
+    for outcome in evaluation.winners:
+        (fired if outcome.status == "fired" else control)[outcome.rule.id] = list(outcome.slots)
     skipped: dict[str, list[str]] = {}
-    for outcome in outcomes:
-        if outcome.status == "fired":
-            fired[outcome.rule.id] = list(outcome.slots)
-        elif outcome.status == "control":
-            control[outcome.rule.id] = list(outcome.slots)
-        else:
-            skipped.setdefault(outcome.reason, []).append(outcome.rule.id)
+    for rule_id, reason in evaluation.skipped:
+        skipped.setdefault(reason, []).append(rule_id)
     return {"fired": fired, "control": control, "skipped": skipped}
 
 

@@ -42,8 +42,9 @@ class MissingParameter(LookupError):
     """A template parameter has no usable value for this request."""
 
 
-_PARAM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)(?::([<>^=+\- #0-9,._%a-zA-Z]{0,24}))?\Z")
-_MISSING = object()
+# A Python format spec with a bounded width and precision: `{city:>99999999}` would render 100 MB.
+_PARAM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)"
+                    r"(?::((?:.?[<>=^])?[+\- ]?#?0?\d{0,3}[,_]?(?:\.\d{1,2})?[bcdeEfFgGnosxX%]?))?\Z")
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def compile_template(text: str) -> Template:
 
 
 def _format(value: Any, param: Param) -> str:
-    if value is None or value is _MISSING or isinstance(value, (dict, list, tuple)):
+    if value is None or value == "" or isinstance(value, (dict, list, tuple)):
         raise MissingParameter(param.name)
     if isinstance(value, bool):
         value = "true" if value else "false"

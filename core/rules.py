@@ -1,11 +1,14 @@
 """Trigger rules, compiled, and the choice of at most one fragment per slot.
 
 For each rule, in file order: is it scheduled now, under its frequency caps, does its
-condition hold, has its first-match group already been taken, is the visitor in its
-holdout? Rules that fire compete for slots: highest `priority` first, ties by the
-rule's `score`, then by file order; at most `max_active` rules fire per page. A
-held-out visitor sees the slot's fallback, recorded as the rule's control.
-Every rule's outcome is recorded, with the reason, for the decision trace.
+condition hold, has its first-match group already been taken? Rules that pass
+compete for slots: highest `priority` first, ties by the rule's `score`, then by
+file order; at most `max_active` rules fire per page. A visitor in a rule's holdout
+sees the slot's fallback, recorded as the rule's control. Every rule's outcome is
+recorded with its reason, for the decision trace.
+
+This loop runs for every personalized page, about 2.6x slower in Pyodide than on
+CPython: it avoids per-rule allocations and calls where it can.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from .bucketing import hash_value, in_range
 from .fragments import Fragment
 
 HOLDOUT_HASH_VERSION = 2
+CONDITION_NOT_MET = "condition not met"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,11 @@ class Rule:
     def rank(self) -> tuple:
         return (-self.priority, -self.score, self.order)
 
+    @property
+    def gated(self) -> bool:
+        """Whether a schedule or a frequency cap must be checked before the condition."""
+        return not (self.start is None and self.end is None and self.cap_session is None and self.cap_visitor is None)
+
     def is_held_out(self, visitor_id: str | None) -> bool:
         """Deterministic and sticky: the same visitor is always on the same side of a rule."""
         if self.holdout <= 0 or not visitor_id:
@@ -50,56 +59,88 @@ class Rule:
 
 @dataclass
 class Outcome:
-    """What happened to one rule on this request."""
+    """A rule that won slots on this request: shown ("fired") or held out ("control")."""
 
     rule: Rule
-    status: str           # fired | control | skipped
-    reason: str
-    slots: tuple[str, ...] = ()
+    status: str
+    slots: tuple[str, ...]
 
 
+@dataclass
+class Evaluation:
+    winners: list[Outcome]                              # in rank order
+    skipped: list[tuple[str, str]]                      # (rule id, reason)
 
-def evaluate(rules: tuple[Rule, ...], attributes: dict, *, now: float, visitor_id: str | None,
-             impressions: Callable[[str], tuple[int, int]], max_active: int) -> list[Outcome]:
-    """Each rule's outcome, in file order. Fired and control outcomes hold the slots they won."""
-    outcomes: dict[str, Outcome] = {}
-    candidates: list[Rule] = []
-    taken_groups: dict[str, str] = {}
-    for rule in rules:
-        reason = _blocked(rule, attributes, now, impressions)
-        if reason is None and rule.group is not None:
-            winner = taken_groups.get(rule.group)
-            if winner is not None:
-                reason = f"group {rule.group!r} already chose {winner!r}"
-            else:
-                taken_groups[rule.group] = rule.id
-        if reason is not None:
-            outcomes[rule.id] = Outcome(rule, "skipped", reason)
-        else:
+    def skip(self, outcome: Outcome, reason: str) -> None:
+        self.winners.remove(outcome)
+        self.skipped.append((outcome.rule.id, reason))
+
+
+class CompiledRules:
+    """Rules with their per-request checks prepared once, when the bundle is compiled."""
+
+    def __init__(self, rules: tuple[Rule, ...]):
+        self.rules = rules
+        self._plan = tuple((rule, rule.condition, rule.gated, rule.group) for rule in rules)
+        by_rank = sorted(rules, key=lambda r: r.rank)
+        self._position = {rule.id: position for position, rule in enumerate(by_rank)}
+
+    def evaluate(self, attributes: dict, *, now: float, visitor_id: str | None,
+                 impressions: Callable[[str], tuple[int, int]], max_active: int) -> Evaluation:
+        skipped: list[tuple[str, str]] = []
+        candidates: list[Rule] = []
+        taken_groups: dict[str, str] = {}
+        for rule, condition, gated, group in self._plan:
+            if gated:
+                reason = _gate(rule, now, impressions)
+                if reason is not None:
+                    skipped.append((rule.id, reason))
+                    continue
+            try:
+                met = condition(attributes)
+            except Exception:  # compiled conditions do not raise; a foreign attribute value might
+                met = False
+            if not met:
+                skipped.append((rule.id, CONDITION_NOT_MET))
+                continue
+            if group is not None:
+                winner = taken_groups.get(group)
+                if winner is not None:
+                    skipped.append((rule.id, f"group {group!r} already chose {winner!r}"))
+                    continue
+                taken_groups[group] = rule.id
             candidates.append(rule)
+        return Evaluation(self._award(candidates, skipped, visitor_id, max_active), skipped)
 
-    slot_owner: dict[str, str] = {}
-    active = 0
-    for rule in sorted(candidates, key=lambda r: r.rank):
-        free = tuple(slot for slot in rule.slots if slot not in slot_owner)
-        if not free:
-            owners = sorted({slot_owner[slot] for slot in rule.slots})
-            outcomes[rule.id] = Outcome(rule, "skipped", f"slot taken by {', '.join(map(repr, owners))}")
-        elif active >= max_active:
-            outcomes[rule.id] = Outcome(rule, "skipped", f"max_active={max_active} rules already fired")
-        else:
-            active += 1
-            for slot in free:
-                slot_owner[slot] = rule.id
-            if rule.is_held_out(visitor_id):
-                outcomes[rule.id] = Outcome(rule, "control", f"held out ({rule.holdout:.0%} holdout)", free)
+    def _award(self, candidates: list[Rule], skipped: list[tuple[str, str]], visitor_id: str | None,
+               max_active: int) -> list[Outcome]:
+        position = self._position
+        candidates.sort(key=lambda rule: position[rule.id])
+        owners: dict[str, str] = {}
+        taken: dict[str, str] = {}       # reason by owner, built once
+        winners: list[Outcome] = []
+        full = f"max_active={max_active} rules already fired"
+        for rule in candidates:
+            slots = rule.slots
+            free = slots if len(slots) == 1 and slots[0] not in owners else tuple(s for s in slots if s not in owners)
+            if not free:
+                owner = owners[slots[0]] if len(slots) == 1 else tuple(sorted({owners[s] for s in slots}))
+                reason = taken.get(owner)
+                if reason is None:
+                    names = (owner,) if isinstance(owner, str) else owner
+                    reason = taken[owner] = f"slot taken by {', '.join(map(repr, names))}"
+                skipped.append((rule.id, reason))
+            elif len(winners) >= max_active:
+                skipped.append((rule.id, full))
             else:
-                outcomes[rule.id] = Outcome(rule, "fired", "condition met", free)
-    return [outcomes[rule.id] for rule in rules]
+                for slot in free:
+                    owners[slot] = rule.id
+                winners.append(Outcome(rule, "control" if rule.is_held_out(visitor_id) else "fired", free))
+        return winners
 
 
-def _blocked(rule: Rule, attributes: dict, now: float, impressions: Callable[[str], tuple[int, int]]) -> str | None:
-    """Why the rule cannot fire, or None if it can."""
+def _gate(rule: Rule, now: float, impressions: Callable[[str], tuple[int, int]]) -> str | None:
+    """Why a scheduled or capped rule cannot fire now, or None if it can."""
     if rule.start is not None and now < rule.start:
         return "not started yet"
     if rule.end is not None and now >= rule.end:
@@ -110,6 +151,4 @@ def _blocked(rule: Rule, attributes: dict, now: float, impressions: Callable[[st
             return f"frequency cap: {in_session} of {rule.cap_session} this session"
         if rule.cap_visitor is not None and for_visitor >= rule.cap_visitor:
             return f"frequency cap: {for_visitor} of {rule.cap_visitor} for this visitor"
-    if not rule.condition(attributes):
-        return "condition not met"
     return None

@@ -13,7 +13,6 @@ bundle's `[scoring]` table.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 from .profile import Profile
@@ -53,12 +52,15 @@ def score(model: ScoringModel, session: Session | None, profile: Profile | None,
           stages: int) -> Score:
     raw = _raw_vectors(session, profile, now, model.half_life_days, stages)
     total_weight = sum(model.weights.values()) or 1.0
-    values, contributions = {}, {}
+    values, contributions, total = {}, {}, 0.0
     for vector in VECTORS:
         saturation = model.saturation.get(vector) or 1.0
-        values[vector] = round(min(1.0, max(0.0, raw[vector] / saturation)), 4)
-        contributions[vector] = round(100.0 * model.weights.get(vector, 0.0) / total_weight * values[vector], 1)
-    total = round(sum(contributions.values()), 1)
+        value = min(1.0, max(0.0, raw[vector] / saturation))
+        points = 100.0 * model.weights.get(vector, 0.0) / total_weight * value
+        total += points
+        values[vector] = round(value, 4)
+        contributions[vector] = round(points, 1)   # for the trace; the total sums the unrounded points
+    total = min(100.0, round(total, 1))
     return Score(total, model.tier(total), contributions, values)
 
 
@@ -81,8 +83,7 @@ def _behaviour(s: Session | None, p: Profile | None, decay: float) -> float:
     searched = 1.0 if s and s.searches else (decay if p and p.searches else 0.0)
     affinity = 0.0
     if s and s.categories:
-        affinity = Counter(s.categories).most_common(1)[0][1] / len(s.categories)
-        affinity = affinity if len(s.categories) > 1 else 0.5
+        affinity = 1.0 / len(s.categories)   # recent categories are distinct: one category is full focus
     if p:
         affinity = max(affinity, p.top_category()[1] * decay)
     visits = max(s.visits if s else 1, (p.sessions * decay) if p else 0)

@@ -1,6 +1,9 @@
 """The edge session: a compact signed cookie the Worker reads and rewrites on every personalized page.
 
-    pz=<key id>.<base64url msgpack state>.<base64url HMAC-SHA256>
+    pz=<key id>.<base64url JSON state>.<base64url HMAC-SHA256>
+
+JSON rather than msgpack: the Worker has only msgpack's pure-Python fallback, and
+this cookie is decoded and encoded on every page (json is C-accelerated in Pyodide).
 
 The MAC covers the key id and the state, so keys rotate by id: the first key signs,
 the others still verify. A tampered, expired, oversized or unparseable cookie is a
@@ -14,15 +17,17 @@ import hashlib
 import hmac
 import zlib
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Callable
 
-import msgpack
+import json
 
 COOKIE_NAME = "pz"
 MAX_COOKIE_BYTES = 1024
 SESSION_IDLE_SECONDS = 30 * 60
 MAX_AGE_SECONDS = 180 * 24 * 3600
 DWELL_CAP_SECONDS = 600
+CLOCK_SKEW_SECONDS = 300   # a cookie written by a colo whose clock runs ahead is still good
 RECENT_LIMIT = 5
 IMPRESSION_LIMIT = 24
 _STATE_VERSION = 1
@@ -101,7 +106,7 @@ class Session:
     def attributes(self) -> dict:
         """The `session` part of the attribute map that conditions and templates see."""
         return {
-            "new_visitor": self.is_new or self.visits == 1 and self.pages <= 1,
+            "new_visitor": self.visits == 1 and self.pages <= 1,
             "pages": self.pages,
             "visits": self.visits,
             "dwell": self.dwell,
@@ -119,6 +124,7 @@ class Session:
         return {"value": round(self.cart_value, 2), "items": self.cart_items}
 
 
+@lru_cache(maxsize=4096)
 def rule_tag(rule_id: str) -> int:
     """A compact, stable stand-in for a rule id inside the cookie."""
     return zlib.crc32(rule_id.encode())
@@ -131,10 +137,10 @@ def new_session(now: float, random_bytes: Callable[[int], bytes]) -> Session:
 
 def advance(session: Session, now: float) -> Session:
     """The session as of a new page view at `now`: a new session after 30 idle minutes."""
-    now = int(now)
+    now = max(int(now), session.last_seen)   # another colo's clock may run a little behind
     idle = now - session.last_seen
     if session.is_new:
-        return replace(session, pages=1, last_seen=now)
+        return replace(session, pages=1, last_seen=now, is_new=False)
     if idle > SESSION_IDLE_SECONDS:
         impressions = {tag: (0, visitor) for tag, (_, visitor) in session.impressions.items()}
         return replace(session, started=now, last_seen=now, pages=1, visits=session.visits + 1, dwell=0,
@@ -163,7 +169,7 @@ def remember(items: tuple[str, ...], item: str) -> tuple[str, ...]:
 # --- the cookie ---------------------------------------------------------------------------
 
 def dump(session: Session, keys: SessionKeys) -> str:
-    """The cookie value; trims history (oldest impressions, then recent lists) to stay under 1 KB."""
+    """The cookie value; trims history (recent lists, then the oldest impressions) to stay under 1 KB."""
     while True:
         value = _sign(_pack(session), keys)
         if len(value) <= MAX_COOKIE_BYTES - len(COOKIE_NAME) - 1:
@@ -186,7 +192,7 @@ def load(value: str | None, keys: SessionKeys, now: float) -> Session | None:
         session = _unpack(_b64decode(body))
     except Exception:  # whatever a forged cookie makes the decoders raise, it is a new visitor
         return None
-    if session is None or not (0 <= now - session.last_seen <= MAX_AGE_SECONDS):
+    if session is None or not (-CLOCK_SKEW_SECONDS <= now - session.last_seen <= MAX_AGE_SECONDS):
         return None
     return session
 
@@ -219,13 +225,14 @@ def _mac(secret: Secret, kid: str, body: str) -> bytes:
 
 def _pack(s: Session) -> bytes:
     impressions = [[tag, n_session, n_visitor] for tag, (n_session, n_visitor) in s.impressions.items()]
-    return msgpack.packb([_STATE_VERSION, s.visitor_id, s.started, s.last_seen, s.pages, s.visits, s.dwell,
-                          list(s.categories), list(s.products), round(s.cart_value, 2), s.cart_items,
-                          s.searches, s.stage, s.trial, s.purchases, impressions], use_bin_type=True)
+    state = [_STATE_VERSION, s.visitor_id, s.started, s.last_seen, s.pages, s.visits, s.dwell, list(s.categories),
+             list(s.products), round(s.cart_value, 2), s.cart_items, s.searches, s.stage, s.trial, s.purchases,
+             impressions]
+    return json.dumps(state, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 def _unpack(data: bytes) -> Session | None:
-    state = msgpack.unpackb(data, raw=False, strict_map_key=True)
+    state = json.loads(data)
     if not (isinstance(state, list) and len(state) == 16 and type(state[0]) is int
             and state[0] == _STATE_VERSION):
         return None
@@ -248,10 +255,11 @@ def _unpack(data: bytes) -> Session | None:
 
 
 def _trimmed(s: Session) -> Session:
-    if s.impressions:
-        return replace(s, impressions=dict(list(s.impressions.items())[1:]))
+    """Oldest history first; impression counts (which enforce frequency caps) last."""
     if s.categories or s.products:
         return replace(s, categories=s.categories[:-1], products=s.products[:-1])
+    if s.impressions:
+        return replace(s, impressions=dict(list(s.impressions.items())[1:]))
     raise ValueError("a session without history does not fit in a cookie")  # ids are bounded: unreachable
 
 

@@ -13,17 +13,18 @@ from pathlib import Path
 from intentedge.session import Session, SessionKeys, dump
 from intentedge.signals import DEFAULT_STAGES
 
-_DEV_VAR = re.compile(r'^\s*SESSION_KEYS\s*=\s*"?([^"\n]*)"?\s*$', re.MULTILINE)
+_DEV_VAR = re.compile(r'^\s*([A-Z_][A-Z0-9_]*)\s*=\s*"?([^"\n]*)"?\s*$', re.MULTILINE)
+
+
+def dev_vars(project: Path) -> dict[str, str]:
+    """The project's .dev.vars (the secrets `wrangler dev` uses), or {}."""
+    path = project / ".dev.vars"
+    return dict(_DEV_VAR.findall(path.read_text())) if path.is_file() else {}
 
 
 def session_keys(spec: str | None, project: Path) -> SessionKeys:
     """From the option, then $SESSION_KEYS, then .dev.vars; SessionKeyError if none is usable."""
-    if not spec:
-        spec = os.environ.get("SESSION_KEYS")
-    if not spec:
-        dev_vars = project / ".dev.vars"
-        match = _DEV_VAR.search(dev_vars.read_text()) if dev_vars.is_file() else None
-        spec = match.group(1) if match else ""
+    spec = spec or os.environ.get("SESSION_KEYS") or dev_vars(project).get("SESSION_KEYS", "")
     return SessionKeys.parse(spec)
 
 

@@ -152,15 +152,17 @@ def test_bundle_from_bytes_ignores_keys_added_by_a_newer_minor():
     assert bundle_from_bytes(data, source="config/x") == compile_bundle(CONFIG, source="t")
 
 
-def test_bundle_from_bytes_raises_config_error_naming_the_source():
-    bad = {"slots": {"hero": {"fallback": "missing"}}}
+def test_bundle_from_bytes_skips_what_is_broken_and_lists_it():
+    bad = {**CONFIG, "slots": {"hero": {"fallback": "missing"}},
+           "rules": CONFIG["rules"] + [{"id": "broken", "slot": "nowhere", "fragment": "guide"}]}
     data = schema.encode(schema.CONFIG, bad, written_at=1, producer="p")
-    with pytest.raises(ConfigError) as caught:
-        bundle_from_bytes(data, source="config/abc")
-    assert caught.value.source == "config/abc"
-    assert [(p.item, p.reason) for p in caught.value.problems] == [
+    bundle = bundle_from_bytes(data, source="config/abc")
+    assert [(p.item, p.reason) for p in bundle.problems] == [
         ("slot 'hero'", "fallback 'missing' is not a known fragment"),
+        ("rule 'broken'", "slot 'nowhere' is not declared"),
     ]
+    assert bundle.slots["hero"].fallback is None
+    assert [r.id for r in bundle.rules] == ["guide"]  # the good rule still works
 
 
 @pytest.mark.parametrize(
@@ -183,11 +185,12 @@ def test_bundle_from_bytes_of_a_non_table_payload_is_a_config_error():
         bundle_from_bytes(data, source="config/x")
 
 
-def test_bundle_from_bytes_with_a_bytes_slot_name_is_a_config_error():
+def test_bundle_from_bytes_with_a_bytes_slot_name_skips_the_slot():
     data = msgpack.packb({"schema": "intentedge.config", "version": [1, 0], "written_at": 1, "producer": "p",
-                          "payload": {"slots": {b"hero": {}}}}, use_bin_type=True)
-    with pytest.raises(ConfigError):
-        bundle_from_bytes(data, source="config/x")
+                          "payload": {"slots": {b"hero": {}, "promo": {}}}}, use_bin_type=True)
+    bundle = bundle_from_bytes(data, source="config/x")
+    assert list(bundle.slots) == ["promo"]
+    assert [p.item for p in bundle.problems] == ["slot b'hero'"]
 
 
 # -- CompiledBundles --------------------------------------------------------------------------

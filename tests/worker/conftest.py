@@ -14,8 +14,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from intentedge.jobs.cookies import dev_vars, mint
 from intentedge.jobs.devserver import Server, ServerError, free_port, start_worker
 from intentedge.jobs.wranglerkv import WranglerKV
+
+from intentedge.session import COOKIE_NAME, SessionKeys
 
 from .origin import Origin, start_origin
 
@@ -115,3 +118,24 @@ def worker(origin: Origin, kv_dir: Path, publish, tmp_path_factory) -> Worker:
         pytest.fail(str(exc), pytrace=False)
     yield Worker(f"http://127.0.0.1:{port}", server)
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def dev_secrets() -> dict[str, str]:
+    """The secrets `wrangler dev` reads from the project's .dev.vars."""
+    return dev_vars(ROOT)
+
+
+@pytest.fixture(scope="session")
+def mint_cookie(dev_secrets):
+    """`mint_cookie(pages=3, ...)` -> a Cookie header value for a made-up returning visitor."""
+    keys = SessionKeys.parse(dev_secrets["SESSION_KEYS"])
+
+    def make(visitor_id: str = "test-visitor-000000001", *, idle: int = 5, pages: int = 2, visits: int = 1,
+             stage: int = 0, cart_value: float = 0.0, cart_items: int = 0, categories=(), products=(),
+             searches: int = 0, purchases: int = 0) -> str:
+        value = mint(keys, now=time.time(), visitor_id=visitor_id, idle=idle, pages=pages, visits=visits,
+                     stage=stage, cart_value=cart_value, cart_items=cart_items, categories=tuple(categories),
+                     products=tuple(products), searches=searches, purchases=purchases)
+        return f"{COOKIE_NAME}={value}"
+    return make

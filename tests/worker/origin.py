@@ -113,6 +113,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Origin", "test-origin")
+        self.send_header("ETag", '"origin-etag"')
         self.end_headers()
         if send_body:
             self.wfile.write(body)

@@ -55,16 +55,28 @@ def test_bundle_of_another_major_version(worker, broken_kv):
     _assert_unmodified(worker, "VersionError", "intentedge.config: major version 2")
 
 
-def test_bundle_that_does_not_compile(worker, broken_kv):
+def test_broken_parts_of_a_bundle_are_skipped_and_the_rest_works(worker, broken_kv):
     key = keys.config_key("d" * 64)
-    bad = {"slots": {"hero": {"fallback": "nope"}}, "fragments": {}}
-    broken_kv.put(key, schema.encode(schema.CONFIG, bad, written_at=0, producer="test"))
+    config = {
+        "slots": {"hero": {"fallback": "nope"}},           # unknown fallback: the slot keeps the origin's
+        "fragments": {"good": {"html": "<b>good</b>"}, "bad": {"html": "{unclosed"}},
+        "rules": [
+            {"id": "broken", "slot": "hero", "fragment": "good", "when": {"x": {"$regex": "("}}},
+            {"id": "works", "slot": "hero", "fragment": "good", "path_prefix": "/"},
+        ],
+    }
+    broken_kv.put(key, schema.encode(schema.CONFIG, config, written_at=0, producer="test"))
     broken_kv.put(keys.CONFIG_POINTER, _pointer_to(key))
-    _assert_unmodified(worker, "ConfigError", "config/dddd")
+    mark = worker.log_mark()
+    reply = worker.get("/")
+    assert reply.status == 200
+    assert reply.text.count('data-pz-rule="works"') == 2
+    for item in ("slot 'hero'", "fragment 'bad'", "rule 'broken'"):
+        worker.wait_for_log(f'"event":"bundle_problem","key":"{key}","item":"{item}"', since=mark)
 
 
 def test_republishing_restores_personalization(worker, broken_kv, publish):
     broken_kv.delete(keys.CONFIG_POINTER)
     assert worker.get("/").body == site.SLOTTED
     publish()
-    assert b"default hero" in worker.get("/").body
+    assert b"data-pz-rule=" in worker.get("/").body
