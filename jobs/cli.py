@@ -12,13 +12,16 @@ from pathlib import Path
 import click
 
 from intentedge import ConfigError, __version__
-from intentedge.bundles import publication
 
+from intentedge.keys import PROFILE_PREFIX
 from intentedge.session import COOKIE_NAME, SessionKeyError
 
 from . import cookies
 from .configfile import load_config
-from .wranglerkv import WranglerKV, WranglerError, find_project
+from .build_profiles import build_profiles, read_profiles
+from .inspect_kv import inspect
+from .kvstore import Console, Entry, KVError, open_store, publish_config, sync
+from .wranglerkv import find_project
 
 PRODUCER = f"intentedge-cli/{__version__}"
 
@@ -56,29 +59,43 @@ def validate(files: tuple[Path, ...]) -> None:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("config_file", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--profiles", "profiles_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="A build-profiles output file to publish too.")
 @click.option("--local", "target", flag_value="local", help="Write to the local KV that `wrangler dev` reads.")
 @click.option("--remote", "target", flag_value="remote",
-              help="Write to the namespace of wrangler.toml in your Cloudflare account, through wrangler.")
+              help="Write to your account's namespace through Cloudflare's API (CLOUDFLARE_ACCOUNT_ID, "
+                   "INTENTEDGE_KV_NAMESPACE_ID, CLOUDFLARE_API_TOKEN).")
 @click.option("--persist-to", type=click.Path(path_type=Path, file_okay=False),
-              help="wrangler's local state folder (default: the project's .wrangler/state).")
-@click.option("--dry-run", is_flag=True, help="Print the writes without making them.")
-def publish(file: Path, target: str | None, persist_to: Path | None, dry_run: bool) -> None:
-    """Validate FILE and publish it: the content-addressed bundle, then the pointer."""
+              help="With --local: wrangler's state folder (default: the project's .wrangler/state).")
+@click.option("--dry-run", is_flag=True, help="Print what would change without writing.")
+def publish(config_file: Path | None, profiles_file: Path | None, target: str | None, persist_to: Path | None,
+            dry_run: bool) -> None:
+    """Publish a config (CONFIG_FILE, validated first) and/or profiles (--profiles) to KV.
+
+    A config goes in two writes, the content-addressed bundle, then the pointer.
+    Keys whose bytes KV already holds are skipped, so a re-run writes nothing.
+    """
     if target is None:
         raise click.UsageError("say where to publish: --local or --remote")
-    (config,) = _load_all((file,))
-    writes = publication(config, written_at=int(time.time()), producer=PRODUCER)
-    kv = WranglerKV(find_project(), persist_to, remote=target == "remote")
-    for key, value in writes:
-        if dry_run:
-            click.echo(f"would write {key} ({len(value)} bytes)")
-            continue
-        try:
-            kv.put(key, value)
-        except WranglerError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"wrote {key} ({len(value)} bytes)")
+    if persist_to is not None and target == "remote":
+        raise click.UsageError("--persist-to goes with --local")
+    if config_file is None and profiles_file is None:
+        raise click.UsageError("give a config file, --profiles FILE, or both")
+    config = _load_all((config_file,))[0] if config_file is not None else None
+    console = Console()
+    try:
+        store = open_store(target, persist_to=persist_to, on_retry=console.retry)
+        if profiles_file is not None:
+            entries = [Entry(key, value, expiration_ttl=ttl) for key, value, ttl in read_profiles(profiles_file)]
+            sync(store, entries, prefix=PROFILE_PREFIX, dry_run=dry_run, progress=console, label="profiles")
+        if config is not None:
+            publish_config(store, config, written_at=int(time.time()), producer=PRODUCER, dry_run=dry_run,
+                           progress=console)
+    except KVError as exc:
+        raise click.ClickException(str(exc)) from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise click.ClickException(f"{profiles_file}: not a build-profiles output ({exc})") from None
 
 
 @cli.command()
@@ -102,9 +119,13 @@ def cookie(keys: str | None, visitor_id: str, idle: int, stage: str, **signals) 
         session_keys = cookies.session_keys(keys, find_project())
         value = cookies.mint(session_keys, now=time.time(), visitor_id=visitor_id, idle=idle,
                              stage=cookies.stage_index(stage), **signals)
-    except (SessionKeyError, ValueError, WranglerError) as exc:
+    except (SessionKeyError, ValueError, KVError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{COOKIE_NAME}={value}")
+
+
+cli.add_command(build_profiles)
+cli.add_command(inspect)
 
 
 def _load_all(files: tuple[Path, ...]) -> list[dict]:

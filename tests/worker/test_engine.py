@@ -1,13 +1,19 @@
 """The intent engine in the running Worker: session cookie, rule chain, profiles, holdouts, bots, trace."""
 
+import json
 import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from intentedge import keys, schema
 from intentedge.bucketing import hash_value
 from intentedge.profile import Profile, profile_to_payload
+
+from .conftest import CONFIG, ROOT
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
 HERO = re.compile(r'data-personalized-region="hero" class="a" data-pz-rule="([^"]+)" data-pz-variant="([^"]+)">(.*?)</header>')
@@ -132,3 +138,29 @@ def test_each_decision_is_logged_as_one_json_line(worker, mint_cookie):
     assert '"product-hero":["hero"]' in line
     assert "slot taken by 'product-hero'" in line
     assert "test-visitor" not in line                         # no visitor ids in logs
+
+
+def test_profiles_built_from_events_and_published_reach_the_worker(worker, kv_dir, tmp_path, mint_cookie):
+    """build-profiles -> publish --local --profiles -> the running Worker reads the profile."""
+    visitor = _side_of_holdout(False)
+    now = int(time.time())
+    batches = [
+        {"userId": visitor, "sessionId": f"s{i}", "events": [
+            {"type": "page_view", "url": "/products/camera.html", "timestamp": now - 3600 * (5 - i)},
+            {"type": "cart_add", "productId": "camera", "value": 120.0, "timestamp": now - 3600 * (5 - i) + 30},
+            {"type": "purchase", "value": 120.0, "timestamp": now - 3600 * (5 - i) + 90}]}
+        for i in range(3)
+    ]
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(batch) + "\n" for batch in batches) + "not json\n")
+    profiles = tmp_path / "profiles.jsonl"
+    cli = [str(Path(sys.executable).with_name("intentedge"))]
+    built = subprocess.run(cli + ["build-profiles", str(events), "--config", str(CONFIG), "--out", str(profiles)],
+                           cwd=ROOT, capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    assert "json: 1 (lines 4)" in built.stdout                      # the malformed line is reported
+    published = subprocess.run(cli + ["publish", "--local", "--persist-to", str(kv_dir), "--profiles", str(profiles)],
+                               cwd=ROOT, capture_output=True, text=True)
+    assert published.returncode == 0, published.stderr
+    reply = worker.get("/", headers={"Cookie": mint_cookie(visitor, pages=3) + "; logged_in=1"})
+    assert hero(reply) == ("loyalty", "hero-loyalty", '<b class="pz">loyalty</b>')
