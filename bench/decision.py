@@ -18,7 +18,7 @@ import time
 from conditions import realistic_conditions
 
 from intentedge import RequestContext, RequestData, SessionKeys, compile_bundle, decide
-from intentedge.session import Session, cookie_value, dump, set_cookie_header
+from intentedge.session import Session, dump, set_cookie_header
 from intentedge.visitor import logged_in, page_view, returning_session
 
 NOW = 1_795_000_000.0

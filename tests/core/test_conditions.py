@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -21,21 +19,7 @@ from intentedge.conditions import (
     validate_condition,
 )
 
-CASES = (Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance" / "growthbook-cases.json").resolve()
-
-
-def conformance(section: str) -> list:
-    """One param per row of a section of GrowthBook's cases.json, the row's name as its id."""
-    if not CASES.is_file():
-        reason = f"GrowthBook conformance cases not found at {CASES} (shared checkout, not part of this repo)"
-        return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id=f"{section}-cases-missing")]
-    rows = json.loads(CASES.read_text(encoding="utf-8"))[section]
-    seen: Counter[str] = Counter()
-    params = []
-    for name, *case in rows:
-        seen[name] += 1  # "$not - pass" names two rows: $not over a condition, and over a value
-        params.append(pytest.param(case, id=name if seen[name] == 1 else f"{name} ({seen[name]})"))
-    return params
+from .conformance import conformance
 
 
 # -- the reference's cases ----------------------------------------------------------------------
