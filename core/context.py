@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
 CLICK_ID_PARAMS = ("gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid", "twclid", "li_fat_id", "dclid")
@@ -26,6 +26,22 @@ _BOT_UA = re.compile(
     re.IGNORECASE)
 _TABLET_UA = re.compile(r"ipad|tablet|kindle|silk/|playbook|(android(?!.*mobile))", re.IGNORECASE)
 _MOBILE_UA = re.compile(r"mobi|iphone|ipod|android.*mobile|windows phone|blackberry|opera mini", re.IGNORECASE)
+
+
+class cached_property:
+    """functools.cached_property without the per-call lock CPython 3.11 takes (gone in 3.12):
+    computed on first access, then a plain attribute."""
+
+    def __init__(self, func):
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
 
 
 @dataclass(frozen=True)
@@ -106,11 +122,6 @@ class RequestContext:
         return self.data.headers.get("sec-gpc", "").strip() == "1"
 
     @cached_property
-    def geo(self) -> dict[str, str]:
-        cf = self.data.cf
-        return {key: str(cf[key]) for key in ("country", "region", "city", "timezone") if cf.get(key)}
-
-    @cached_property
     def verified_bot(self) -> bool:
         bot_management = self.data.cf.get("botManagement")
         return isinstance(bot_management, dict) and bot_management.get("verifiedBot") is True
@@ -121,6 +132,7 @@ class RequestContext:
 
     def attributes(self) -> dict:
         """The `request` part of the attribute map that rule conditions and templates see."""
+        cf = self.data.cf
         return {
             "path": self.path,
             "query": self.query,
@@ -129,10 +141,10 @@ class RequestContext:
             "referrer": self.referrer,
             "device": self.device,
             "language": self.language,
-            "country": self.geo.get("country", ""),
-            "region": self.geo.get("region", ""),
-            "city": self.geo.get("city", ""),
-            "timezone": self.geo.get("timezone", ""),
+            "country": str(cf.get("country") or ""),
+            "region": str(cf.get("region") or ""),
+            "city": str(cf.get("city") or ""),
+            "timezone": str(cf.get("timezone") or ""),
             "hour": self.data.local_hour,
             "weekday": self.data.local_weekday,
             "save_data": self.save_data,

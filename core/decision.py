@@ -154,10 +154,7 @@ def _trace_rules(evaluation: Evaluation) -> dict:
     control: dict[str, list[str]] = {}
     for outcome in evaluation.winners:
         (fired if outcome.status == "fired" else control)[outcome.rule.id] = list(outcome.slots)
-    skipped: dict[str, list[str]] = {}
-    for rule_id, reason in evaluation.skipped:
-        skipped.setdefault(reason, []).append(rule_id)
-    return {"fired": fired, "control": control, "skipped": skipped}
+    return {"fired": fired, "control": control, "skipped": evaluation.skipped}
 
 
 def _trace_choices(choices: list[Choice]) -> dict:

@@ -33,8 +33,20 @@ class ScoringModel:
     tiers: tuple[tuple[str, float], ...] = DEFAULT_TIERS     # highest threshold first
     half_life_days: float = 14.0
 
+    # (vector, points at full value, saturation) for each vector, prepared once.
+    plan: tuple[tuple[str, float, float], ...] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        total_weight = sum(self.weights.values()) or 1.0
+        object.__setattr__(self, "plan", tuple(
+            (vector, 100.0 * self.weights.get(vector, 0.0) / total_weight, self.saturation.get(vector) or 1.0)
+            for vector in VECTORS))
+
     def tier(self, score: float) -> str:
-        return next((name for name, threshold in self.tiers if score >= threshold), self.tiers[-1][0])
+        for name, threshold in self.tiers:
+            if score >= threshold:
+                return name
+        return self.tiers[-1][0]
 
 
 @dataclass(frozen=True)
@@ -51,12 +63,10 @@ class Score:
 def score(model: ScoringModel, session: Session | None, profile: Profile | None, now: float,
           stages: int) -> Score:
     raw = _raw_vectors(session, profile, now, model.half_life_days, stages)
-    total_weight = sum(model.weights.values()) or 1.0
     values, contributions, total = {}, {}, 0.0
-    for vector in VECTORS:
-        saturation = model.saturation.get(vector) or 1.0
+    for vector, full_points, saturation in model.plan:
         value = min(1.0, max(0.0, raw[vector] / saturation))
-        points = 100.0 * model.weights.get(vector, 0.0) / total_weight * value
+        points = full_points * value
         total += points
         values[vector] = round(value, 4)
         contributions[vector] = round(points, 1)   # for the trace; the total sums the unrounded points

@@ -20,7 +20,7 @@ Configured per site in the bundle's `[signals]` table, compiled once:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .context import RequestContext
 from .session import Session, remember
@@ -53,7 +53,7 @@ class Signals:
         page = next((p for p in self.pages if p.pattern.search(context.path)), None)
         if page is not None:
             changes.update(self._page_changes(page, session, context))
-        return replace(session, **changes) if changes else session
+        return session.evolve(**changes) if changes else session
 
     def _page_changes(self, page: PageRule, session: Session, context: RequestContext) -> dict:
         changes: dict = {}

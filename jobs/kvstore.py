@@ -51,6 +51,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Protocol, Sequence, Te
 import click
 
 from intentedge import SchemaError
+from intentedge.secret import Secret
 from intentedge.bundles import pointer_target, publication
 
 # Cloudflare's limits for one bulk write: pairs and request size; a value may hold up to 25 MiB.
@@ -433,23 +434,6 @@ def _human_bytes(count: int) -> str:
 
 
 # -- Cloudflare's REST API ------------------------------------------------------------------------------
-
-
-class Secret:
-    """A string that never shows itself in a repr, a str() or an f-string; `reveal()` gives it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,10 @@ from intentedge.context import RequestData
 # The only request headers core reads; fetching them one by one is cheaper than converting all.
 CONTEXT_HEADERS = ("user-agent", "referer", "accept-language", "save-data", "sec-gpc", "cookie")
 _CF_FIELDS = ("country", "region", "city", "timezone")
-_WEEKDAYS = {"Mon": 0, "Tue": 1, "Wed": 2, "Thu": 3, "Fri": 4, "Sat": 5, "Sun": 6}
-_clocks: dict = {}  # timezone -> Intl.DateTimeFormat, built once per isolate
+_HOUR_MS = 3_600_000
+_DAY_MS = 24 * _HOUR_MS
+# timezone -> (UTC offset in ms, valid until): one Intl call per timezone and hour per isolate.
+_offsets: dict[str, tuple[float, float]] = {}
 
 
 def to_js_object(values: dict):
@@ -60,16 +62,25 @@ def cf_from_js(cf) -> dict:
 
 
 def local_time(timezone: str | None, now_ms: float) -> tuple[int | None, int | None]:
-    """(hour, weekday) in `timezone`, through JS Intl: the Worker's Python has no timezone database."""
+    """(hour, weekday: 0 = Monday) in `timezone`. The Worker's Python has no timezone database,
+    so the offset comes from JS Intl, cached until the next full hour (when offsets change)."""
     if not timezone:
         return None, None
-    try:
-        clock = _clocks.get(timezone)
-        if clock is None:
-            clock = Intl.DateTimeFormat.new("en-US", to_js_object(
-                {"timeZone": timezone, "hour": "numeric", "hourCycle": "h23", "weekday": "short"}))
-            _clocks[timezone] = clock
-        parts = {part.type: part.value for part in clock.formatToParts(Date.new(now_ms))}
-        return int(parts["hour"]) % 24, _WEEKDAYS[parts["weekday"]]
-    except Exception:
-        return None, None
+    cached = _offsets.get(timezone)
+    if cached is None or now_ms >= cached[1]:
+        try:
+            offset = _utc_offset_ms(timezone, now_ms)
+        except Exception:  # an unknown timezone name
+            return None, None
+        cached = _offsets[timezone] = (offset, (now_ms // _HOUR_MS + 1) * _HOUR_MS)
+    local_ms = now_ms + cached[0]
+    return int(local_ms // _HOUR_MS % 24), int((local_ms // _DAY_MS + 3) % 7)   # 1970-01-01 was a Thursday
+
+
+def _utc_offset_ms(timezone: str, now_ms: float) -> float:
+    clock = Intl.DateTimeFormat.new("en-US", to_js_object({
+        "timeZone": timezone, "hourCycle": "h23", "year": "numeric", "month": "numeric", "day": "numeric",
+        "hour": "numeric", "minute": "numeric"}))
+    parts = {part.type: int(part.value) for part in clock.formatToParts(Date.new(now_ms)) if part.type != "literal"}
+    local = Date.UTC(parts["year"], parts["month"] - 1, parts["day"], parts["hour"], parts["minute"])
+    return local - (now_ms // 60_000) * 60_000

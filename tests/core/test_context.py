@@ -271,18 +271,22 @@ def test_a_refused_language_is_never_preferred(accept_language, expected):
 @pytest.mark.parametrize(
     "cf, geo",
     [
-        pytest.param({}, {}, id="none"),
+        pytest.param({}, {"country": "", "region": "", "city": "", "timezone": ""}, id="none"),
         pytest.param({"country": "US", "region": "California", "city": "San Francisco",
                       "timezone": "America/Los_Angeles", "colo": "SJC"},
                      {"country": "US", "region": "California", "city": "San Francisco",
                       "timezone": "America/Los_Angeles"}, id="full"),
-        # empty values are dropped, not kept as ""
-        pytest.param({"country": "FR", "city": "", "region": None}, {"country": "FR"}, id="empty-values"),
-        pytest.param({"country": "DE", "city": 12345}, {"country": "DE", "city": "12345"}, id="non-string"),
+        # always present: a missing, empty or null value is ""
+        pytest.param({"country": "FR", "city": "", "region": None},
+                     {"country": "FR", "region": "", "city": "", "timezone": ""}, id="empty-values"),
+        pytest.param({"country": "DE", "city": 12345},
+                     {"country": "DE", "region": "", "city": "12345", "timezone": ""}, id="non-string"),
     ],
 )
 def test_geo(cf, geo):
-    assert context("/", cf=cf).geo == geo
+    attributes = context("/", cf=cf).attributes()
+    assert {key: attributes[key] for key in ("country", "region", "city", "timezone")} == geo
+    assert "colo" not in attributes  # only the four geo values are taken from cf
 
 
 @pytest.mark.parametrize(

@@ -149,7 +149,8 @@ def test_a_higher_priority_rule_beats_the_chain_and_renders_the_catalog_product(
     [hero] = [c for c in decision.choices if c.slot == "hero"]
     # product values are escaped in HTML fragments
     assert (hero.rule_id, hero.content) == ("continue", '<a href="/products/alpha-pro/">Alpha &lt;Pro&gt;</a>')
-    assert decision.trace["rules"]["skipped"]["slot taken by 'continue'"] == ["premium"]
+    # the whole chain is on the taken slot: skipped in rank order, their conditions never evaluated
+    assert decision.trace["rules"]["skipped"]["slot taken by 'continue'"] == ["premium", "onboarding", "loyalty"]
 
 
 # -- the trace --------------------------------------------------------------------------------
@@ -166,7 +167,9 @@ def test_trace_shape():
     assert trace["contributions"] == {**dict.fromkeys(VECTORS, 0.0), "depth": 10.0, "interaction": 7.5}
     assert trace["rules"]["fired"] == {"premium": ["hero"], "local": ["promo"], "sale": ["banner"]}
     assert trace["rules"]["control"] == {}
-    assert trace["rules"]["skipped"] == {"condition not met": ["continue", "onboarding", "loyalty"]}
+    # continue ranks first and is checked; once premium has the hero, the rest of the chain is not
+    assert trace["rules"]["skipped"] == {"condition not met": ["continue"],
+                                         "slot taken by 'premium'": ["onboarding", "loyalty"]}
     assert trace["choices"] == {
         "hero": {"rule": "premium", "fragment": "hero-premium", "variant": "hero-premium"},
         "promo": {"rule": "local", "fragment": "promo-local", "variant": "promo-local"},
@@ -181,7 +184,9 @@ def test_trace_of_fallbacks_and_skipped_reasons():
                    cf={"city": "Lyon"})
     rules = decision.trace["rules"]
     assert rules["fired"] == {"premium": ["hero"]}
-    assert rules["skipped"]["max_active=1 rules already fired"] == ["local", "sale"]
+    # every rule ranked after the one that fired is skipped, in rank order, whatever its slot
+    assert rules["skipped"] == {"condition not met": ["continue"],
+                                "max_active=1 rules already fired": ["onboarding", "loyalty", "local", "sale"]}
     assert decision.trace["choices"]["promo"] == {"rule": FALLBACK, "fragment": "promo-newsletter",
                                                   "variant": "promo-newsletter"}
     assert "banner" not in decision.trace["choices"]  # no rule, no fallback: the origin's content stays

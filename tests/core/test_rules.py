@@ -35,8 +35,10 @@ def run(rules, attributes: dict | None = None, *, now: float = NOW, visitor: str
                                                impressions=impressions or (lambda _rule_id: (0, 0)),
                                                max_active=max_active)
     outcomes = {o.rule.id: (o.status, "", o.slots) for o in evaluation.winners}
-    outcomes.update((rule_id, ("skipped", reason, ())) for rule_id, reason in evaluation.skipped)
-    ids = [o.rule.id for o in evaluation.winners] + [rule_id for rule_id, _ in evaluation.skipped]
+    outcomes.update((rule_id, ("skipped", reason, ())) for reason, rule_ids in evaluation.skipped.items()
+                    for rule_id in rule_ids)
+    ids = [o.rule.id for o in evaluation.winners] + [rule_id for rule_ids in evaluation.skipped.values()
+                                                     for rule_id in rule_ids]
     assert sorted(ids) == sorted(r.id for r in rules)  # every rule has exactly one outcome
     return outcomes
 
@@ -94,10 +96,11 @@ def test_a_multi_slot_rule_takes_the_slots_left_free():
 
 
 def test_a_multi_slot_rule_with_every_slot_taken_names_the_owners():
-    # each owner quoted on its own, sorted: not "slot taken by 'h, p'" (one id that does not exist)
+    # each owner quoted on its own, in the order of the rule's slots: not "slot taken by 'p, h'" (one id that
+    # does not exist)
     outcomes = run(compiled({"id": "h", "priority": 1}, {"id": "p", "slot": "promo", "priority": 1},
                             {"id": "both", "slots": ["promo", "hero"]}))
-    assert outcomes["both"] == ("skipped", "slot taken by 'h', 'p'", ())
+    assert outcomes["both"] == ("skipped", "slot taken by 'p', 'h'", ())
 
 
 def test_a_multi_slot_rule_whose_slots_one_rule_took_names_it_once():
@@ -153,16 +156,32 @@ def chain_attributes(cart: float, new_visitor: bool, logged_in: bool, purchases:
 def test_the_briefs_hierarchy_first_match_wins(cart, new_visitor, logged_in, purchases, shown):
     outcomes = run(HERO_CHAIN, chain_attributes(cart, new_visitor, logged_in, purchases))
     assert fired(outcomes) == ({shown: ("hero",)} if shown else {})  # None: the slot's fallback
-    if shown:
-        later = [r.id for r in HERO_CHAIN][[r.id for r in HERO_CHAIN].index(shown) + 1:]
-        for rid in later:
-            assert outcomes[rid][1] in (f"group 'hero-chain' already chose {shown!r}", "condition not met")
+    ids = [r.id for r in HERO_CHAIN]
+    position = ids.index(shown) if shown else len(ids)
+    for rid in ids[:position]:
+        assert outcomes[rid][:2] == ("skipped", "condition not met")
+    for rid in ids[position + 1:]:
+        # the whole chain shares the hero: once it is taken, later branches are not even checked
+        assert outcomes[rid][:2] == ("skipped", f"slot taken by {shown!r}")
 
 
 def test_a_group_member_that_matches_later_is_skipped_with_the_winner_named():
-    outcomes = run(HERO_CHAIN, chain_attributes(200, True, True, 5))
-    assert outcomes["onboarding"] == ("skipped", "group 'hero-chain' already chose 'premium'", ())
-    assert outcomes["loyalty"] == ("skipped", "group 'hero-chain' already chose 'premium'", ())
+    # the chain's branches on slots of their own: they could still win, only the group stops them
+    rules = compiled(
+        {"id": "premium", "group": "chain", "when": {"cart.value": {"$gt": 150}}},
+        {"id": "onboarding", "group": "chain", "slot": "promo", "when": {"session.new_visitor": True}},
+        {"id": "loyalty", "group": "chain", "slot": "sidebar",
+         "when": {"logged_in": True, "profile.purchases": {"$gte": 3}}},
+    )
+    outcomes = run(rules, chain_attributes(200, True, True, 5))
+    assert fired(outcomes) == {"premium": ("hero",)}
+    assert outcomes["onboarding"] == ("skipped", "group 'chain' already chose 'premium'", ())
+    assert outcomes["loyalty"] == ("skipped", "group 'chain' already chose 'premium'", ())
+    # premium does not hold: the next branch that does takes the group, and its own slot
+    outcomes = run(rules, chain_attributes(0, True, True, 5))
+    assert fired(outcomes) == {"onboarding": ("promo",)}
+    assert outcomes["premium"][:2] == ("skipped", "condition not met")
+    assert outcomes["loyalty"] == ("skipped", "group 'chain' already chose 'onboarding'", ())
 
 
 def test_groups_are_independent():
@@ -174,7 +193,26 @@ def test_groups_are_independent():
 def test_group_order_is_file_order_not_priority():
     # the first match in the file takes the group, even against a higher priority later in the group
     rules = compiled({"id": "first", "group": "g"}, {"id": "urgent", "group": "g", "priority": 100})
-    assert fired(run(rules)) == {"first": ("hero",)}
+    outcomes = run(rules)
+    assert fired(outcomes) == {"first": ("hero",)}
+    # urgent ranks first, so the earlier member is checked on its behalf
+    assert outcomes["urgent"][:2] == ("skipped", "group 'g' already chose 'first'")
+
+
+def test_an_earlier_group_member_is_checked_once_for_the_later_ones():
+    asked = []
+
+    def impressions(rule_id):
+        asked.append(rule_id)
+        return (0, 0)
+
+    rules = compiled({"id": "first", "group": "g", "slot": "promo", "cap": {"session": 1}},
+                     {"id": "second", "group": "g", "priority": 5}, {"id": "third", "group": "g", "priority": 5,
+                                                                     "slot": "sidebar"})
+    outcomes = run(rules, impressions=impressions)
+    assert fired(outcomes) == {"first": ("promo",)}
+    assert outcomes["second"][:2] == outcomes["third"][:2] == ("skipped", "group 'g' already chose 'first'")
+    assert asked == ["first"]
 
 
 def test_a_group_winner_that_loses_its_slot_still_ends_the_chain():
@@ -286,7 +324,30 @@ def test_max_active_keeps_the_best_ranked(max_active, firing):
 
 def test_a_rule_that_lost_its_slot_does_not_count_toward_max_active():
     rules = compiled({"id": "a", "priority": 3}, {"id": "a-loser", "priority": 2}, {"id": "b", "slot": "promo"})
-    assert fired(run(rules, max_active=2)) == {"a": ("hero",), "b": ("promo",)}
+    outcomes = run(rules, max_active=2)
+    assert fired(outcomes) == {"a": ("hero",), "b": ("promo",)}
+    assert outcomes["a-loser"][:2] == ("skipped", "slot taken by 'a'")
+
+
+def test_a_rule_that_can_no_longer_win_is_not_checked():
+    # neither its schedule, its caps nor its condition: the reason is the taken slot or max_active
+    asked = []
+
+    def impressions(rule_id):
+        asked.append(rule_id)
+        return (9, 9)
+
+    rules = compiled({"id": "a", "priority": 1},
+                     {"id": "taken", "cap": {"session": 1}, "when": {"tier": "high"}, "schedule": {"end": NOW}},
+                     {"id": "full", "slot": "promo", "cap": {"session": 1}, "when": {"tier": "high"}})
+    outcomes = run(rules, {"tier": "low"}, impressions=impressions, max_active=1)
+    assert fired(outcomes) == {"a": ("hero",)}
+    assert outcomes["taken"][:2] == ("skipped", "max_active=1 rules already fired")
+    assert outcomes["full"][:2] == ("skipped", "max_active=1 rules already fired")
+    outcomes = run(rules, {"tier": "low"}, impressions=impressions, max_active=3)
+    assert outcomes["taken"][:2] == ("skipped", "slot taken by 'a'")
+    assert outcomes["full"][:2] == ("skipped", "frequency cap: 9 of 1 this session")  # it could win: checked
+    assert asked == ["full"]
 
 
 def test_a_multi_slot_rule_counts_once():

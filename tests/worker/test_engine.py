@@ -5,7 +5,9 @@ import re
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -164,3 +166,14 @@ def test_profiles_built_from_events_and_published_reach_the_worker(worker, kv_di
     assert published.returncode == 0, published.stderr
     reply = worker.get("/", headers={"Cookie": mint_cookie(visitor, pages=3) + "; logged_in=1"})
     assert hero(reply) == ("loyalty", "hero-loyalty", '<b class="pz">loyalty</b>')
+
+
+def test_local_time_comes_from_the_visitors_timezone(worker, mint_cookie):
+    before = time.time()
+    reply = worker.get("/?clock=1", headers={"Cookie": mint_cookie()})
+    after = time.time()
+    match = re.search(r'data-pz-rule="clock" data-pz-variant="promo-clock">([^|<]+)\|(\d+)\|(\d)<', reply.text)
+    assert match, reply.text
+    zone = ZoneInfo(match.group(1))        # request.cf's timezone (wrangler's placeholder offline)
+    expected = {(datetime.fromtimestamp(t, zone).hour, datetime.fromtimestamp(t, zone).weekday()) for t in (before, after)}
+    assert (int(match.group(2)), int(match.group(3))) in expected
