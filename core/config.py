@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from .conditions import compile_condition, validate_condition
 from .errors import ConfigError, Problem
 from .fragments import ContentType, Fragment, Operation, TemplateError
+from .metadata_cache import CachePolicy
 from .rules import CompiledRules, Rule
 from .scoring import DEFAULT_SATURATION, DEFAULT_WEIGHTS, VECTORS, ScoringModel
 from .signals import DEFAULT_STAGES, PageRule, Signals
@@ -29,7 +30,9 @@ from .signals import DEFAULT_STAGES, PageRule, Signals
 _SLOT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")
 _KEYS = {
-    "config": {"slots", "fragments", "rules", "engine", "scoring", "signals", "products", "saved_groups"},
+    "config": {"slots", "fragments", "rules", "engine", "scoring", "signals", "products", "saved_groups", "cache"},
+    "cache": {"config", "profiles"},
+    "cache_policy": {"fresh", "swr", "sie", "negative"},
     "slot": {"fallback"},
     "fragment": {"html", "text", "op"},
     "rule": {"id", "slot", "slots", "fragment", "priority", "score", "group", "when", "path_prefix", "schedule",
@@ -47,6 +50,10 @@ _OPERATIONS = ", ".join(op.value for op in Operation)
 ATTRIBUTE_ROOTS = {"request", "session", "profile", "cart", "product", "score", "tier", "contributions",
                    "logged_in", "city", "region", "country", "params"}
 DEFAULT_MAX_ACTIVE = 3
+# The config pointer: a publish shows within ~30 s (plus KV's own edge cache, cacheTtl=60).
+DEFAULT_CONFIG_CACHE = CachePolicy(fresh=30, swr=600, sie=86_400, negative=5)
+# Profiles: written by batch jobs; a visitor without one is remembered as such for a minute.
+DEFAULT_PROFILE_CACHE = CachePolicy(fresh=60, swr=600, sie=3_600, negative=60)
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,8 @@ class Bundle:
     products: dict[str, dict] = field(default_factory=dict)
     max_active: int = DEFAULT_MAX_ACTIVE
     login_cookie: str | None = None
+    config_cache: CachePolicy = DEFAULT_CONFIG_CACHE
+    profile_cache: CachePolicy = DEFAULT_PROFILE_CACHE
     problems: tuple[Problem, ...] = ()    # lenient compile: what was skipped
 
     @cached_property
@@ -82,6 +91,8 @@ def compile_bundle(data: Any, *, source: str, strict: bool = True) -> Bundle:
     c = _Compiler(strict)
     c.unknown_keys(data, "config", "config")
     signals = c.table(data, "signals")
+    cache = c.table(data, "cache")
+    c.unknown_keys(cache, "cache", "cache")
     saved_groups = c.saved_groups(data.get("saved_groups", {}))
     fragments = c.fragments(c.table(data, "fragments"))
     slots = c.slots(c.table(data, "slots"), fragments)
@@ -94,6 +105,8 @@ def compile_bundle(data: Any, *, source: str, strict: bool = True) -> Bundle:
         products=c.products(c.table(data, "products")),
         max_active=c.max_active(c.table(data, "engine")),
         login_cookie=c.login_cookie(signals),
+        config_cache=c.cache_policy(cache, "config", DEFAULT_CONFIG_CACHE),
+        profile_cache=c.cache_policy(cache, "profiles", DEFAULT_PROFILE_CACHE),
         problems=tuple(c.problems),
     )
     if strict and c.problems:
@@ -434,6 +447,20 @@ class _Compiler:
                 continue
             products[pid] = {**spec, "id": pid}
         return products
+
+    def cache_policy(self, cache: dict, key: str, default: CachePolicy) -> CachePolicy:
+        item = f"cache.{key}"
+        spec = cache.get(key, {})
+        if not isinstance(spec, dict):
+            self.problem(item, f"must be a table, found {_kind(spec)}")
+            return default
+        self.unknown_keys(spec, "cache_policy", item)
+        values = {}
+        for name in ("fresh", "swr", "sie", "negative"):
+            value = self.number(spec, name, item, None, minimum=0)
+            if value is not None:
+                values[name] = value
+        return replace(default, **values)
 
     def max_active(self, spec: dict) -> int:
         self.unknown_keys(spec, "engine", "engine")

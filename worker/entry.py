@@ -10,13 +10,15 @@ import os
 from js import Date, Request, Response, console, fetch
 
 from intentedge import log_line, may_personalize_request, may_personalize_response, upstream_url
+from intentedge.cache_policy import CacheStatus, normalized_cache_url, server_timing
 from intentedge.context import RequestContext
 from intentedge.decision import decide
 from intentedge.session import SessionKeyError, SessionKeys, dump, set_cookie_header
 from intentedge.visitor import logged_in, page_view, profile_key, returning_session
 
 from jsconvert import optional_str, request_data_from_js, to_js_object
-from metadata import read_bundle, read_profile
+from metadata import Timing, read_bundle, read_profile
+from pagecache import PageResult, cached_page
 from rewriting import personalize
 
 _BAD_GATEWAY = "<!doctype html><title>502 Bad Gateway</title><h1>502 Bad Gateway</h1><p>The origin could not be reached.</p>"
@@ -33,11 +35,13 @@ async def on_fetch(request, env, ctx):
     keys = _session_keys(env)
     previous = returning_session(cookie, keys, data.now) if keys else None
     # KV reads run while the origin works on the page.
-    bundle_read = asyncio.ensure_future(read_bundle(env))
+    timing = Timing()
+    bundle_read = asyncio.ensure_future(read_bundle(env, ctx, timing))
     salt = _secret(env, "PROFILE_SALT")
-    profile_read = (asyncio.ensure_future(read_profile(env, profile_key(previous, salt.encode())))
+    profile_read = (asyncio.ensure_future(read_profile(env, ctx, profile_key(previous, salt.encode())))
                     if previous and salt else None)
-    response = await _origin_or_502(request, env)
+    page = await _page(request, env, ctx)
+    response = page.response
     if not may_personalize_response(response.status, optional_str(response.headers.get("content-type"))):
         _discard(bundle_read, profile_read)
         return response
@@ -49,7 +53,10 @@ async def on_fetch(request, env, ctx):
         decision = decide(bundle, context, session, await profile_read if profile_read else None,
                           now=data.now, logged_in=logged_in(cookie, bundle.login_cookie))
         console.log(log_line("decision", path=context.path, **decision.trace))
-        return _personalized(response, decision, keys, secure=not context.is_local_http)
+        out = _personalized(response, decision, keys, secure=not context.is_local_http)
+        out.headers.set("server-timing", server_timing([("pz-meta", timing.state, timing.ms),
+                                                         ("pz-page", page.status, page.ms)]))
+        return out
     except Exception as exc:
         console.error(log_line("fail_open", reason=type(exc).__name__, detail=str(exc)))
         return response
@@ -61,11 +68,22 @@ def _personalized(response, decision, keys, *, secure: bool):
     if decision.choices or decision.session is not None:
         # One visitor's page must never be stored for another.
         out.headers.set("cache-control", "private, no-store")
+        out.headers.append("vary", "Cookie")
         for name in _ORIGIN_VALIDATORS:
             out.headers.delete(name)
     if decision.session is not None:
         out.headers.append("set-cookie", set_cookie_header(dump(decision.session, keys), secure=secure))
     return out
+
+
+async def _page(request, env, ctx) -> PageResult:
+    """The origin's page, through the base-page cache unless the request carries credentials."""
+    if request.headers.get("authorization") is not None:
+        return PageResult(await _origin_or_502(request, env), CacheStatus.BYPASS, 0.0)
+    key = normalized_cache_url(request.url)
+    origin = optional_str(getattr(env, "ORIGIN_URL", None))
+    return await cached_page(key, lambda: _origin_or_502(request, env),
+                             upstream_url(origin, key) if origin else key, ctx)
 
 
 async def _origin_or_502(request, env):

@@ -1,55 +1,126 @@
-"""Reading intent metadata from KV: the config bundle (pointer, then the content-addressed
-bundle, compiled once per isolate) and visitor profiles."""
+"""Intent metadata from KV: the config bundle (pointer, then the content-addressed bundle,
+compiled once per isolate) and visitor profiles, cached in the isolate with
+stale-while-revalidate and stale-if-error (core/metadata_cache.py).
 
-from js import console
+A fresh entry costs no KV read; a stale one is served at once and refreshed through
+`ctx.waitUntil`, one refresh per key in flight; a miss is a blocking read; a failed
+read serves the old value within its stale-if-error window.
+"""
+
+import asyncio
+
+from js import Date, console
+from pyodide.ffi import create_proxy
 
 from intentedge import log_line
+from intentedge.cache_policy import CacheStatus
 from intentedge.bundles import CompiledBundles, bundle_from_bytes, pointer_target
-from intentedge.config import Bundle
+from intentedge.config import DEFAULT_CONFIG_CACHE, DEFAULT_PROFILE_CACHE, Bundle
 from intentedge.keys import CONFIG_POINTER, KV_BINDING
+from intentedge.metadata_cache import MetadataCache, State
 from intentedge.profile import Profile
 from intentedge.visitor import profile_from_bytes
 
 from jsconvert import bytes_from_buffer
 
-# The shortest edge cache TTL KV accepts here: a published change shows within a minute.
+# The shortest edge cache TTL KV accepts; our own cache in front of it decides freshness.
 KV_CACHE_TTL = 60
 
 _compiled = CompiledBundles()
+_cache = MetadataCache()
+# The policies of the newest bundle seen (the pointer's own policy comes from the bundle it names).
+_policies = {"config": DEFAULT_CONFIG_CACHE, "profile": DEFAULT_PROFILE_CACHE}
 
 
 class MissingConfig(Exception):
     """Nothing is published yet: no pointer key in KV."""
 
 
-async def read_bundle(env) -> Bundle:
-    """The current bundle, compiled once per isolate; raises on missing or unusable data."""
-    kv = getattr(env, KV_BINDING)
-    pointer = await _read(kv, CONFIG_POINTER)
-    if pointer is None:
+class Timing:
+    """How a request's metadata was found, for the Server-Timing header."""
+
+    def __init__(self):
+        self.state = CacheStatus.BYPASS
+        self.ms = 0.0
+
+
+async def read_bundle(env, ctx, timing: Timing) -> Bundle:
+    """The current bundle; raises when there is none or it cannot be read (the caller fails open)."""
+    started = Date.now()
+    key, timing.state = await _cached(env, ctx, CONFIG_POINTER, pointer_target, "config")
+    if key is None:
         raise MissingConfig(f"no {CONFIG_POINTER} key in KV: publish a config first")
-    key = pointer_target(pointer)
     bundle = _compiled.get(key)
     if bundle is None:
-        data = await _read(kv, key)
+        data = await _read(env, key)
         if data is None:
             raise MissingConfig(f"{CONFIG_POINTER} names {key}, which is not in KV")
         bundle = bundle_from_bytes(data, source=key)
         for problem in bundle.problems:
             console.error(log_line("bundle_problem", key=key, item=problem.item, reason=problem.reason))
         _compiled.put(key, bundle)
+        _policies.update(config=bundle.config_cache, profile=bundle.profile_cache)
+        # the pointer was cached under the previous bundle's policy: from now on, this one's
+        _cache.store(CONFIG_POINTER, key, Date.now() / 1000, size=len(key), policy=bundle.config_cache)
+    timing.ms = Date.now() - started
     return bundle
 
 
-async def read_profile(env, key: str) -> Profile | None:
+async def read_profile(env, ctx, key: str) -> Profile | None:
     """The visitor's profile, or None when there is none or it cannot be read (logged)."""
     try:
-        data = await _read(getattr(env, KV_BINDING), key)
-        return profile_from_bytes(data) if data is not None else None
+        profile, _ = await _cached(env, ctx, key, profile_from_bytes, "profile")
+        return profile
     except Exception as exc:
         console.error(log_line("profile_unusable", reason=type(exc).__name__, detail=str(exc)))
         return None
 
 
-async def _read(kv, key: str) -> bytes | None:
-    return bytes_from_buffer(await kv.get(key, type="arrayBuffer", cacheTtl=KV_CACHE_TTL))
+async def _cached(env, ctx, key: str, decode, kind: str):
+    """(value or None for a missing key, how it was found: HIT, STALE, MISS or ERROR)."""
+    now = Date.now() / 1000
+    hit = _cache.lookup(key, now)
+    if hit.state is State.FRESH:
+        return hit.value, CacheStatus.HIT
+    if hit.state is State.STALE:
+        if _cache.begin_refresh(key, now):
+            ctx.waitUntil(create_proxy(asyncio.ensure_future(_refresh(env, key, decode, kind))))
+        return hit.value, CacheStatus.STALE
+    try:
+        return _store(key, await _read(env, key), decode, kind), CacheStatus.MISS
+    except Exception as exc:
+        fallback = _cache.failed(key, Date.now() / 1000)
+        if fallback.state is State.MISS:
+            raise
+        console.error(log_line("kv_stale_on_error", key=_loggable(key), reason=type(exc).__name__))
+        return fallback.value, CacheStatus.ERROR
+
+
+async def _refresh(env, key: str, decode, kind: str) -> None:
+    try:
+        _store(key, await _read(env, key), decode, kind)
+    except Exception as exc:
+        _cache.failed(key, Date.now() / 1000)
+        console.error(log_line("kv_refresh_failed", key=_loggable(key), reason=type(exc).__name__, detail=str(exc)))
+    finally:
+        _cache.end_refresh(key)
+
+
+def _store(key: str, data: bytes | None, decode, kind: str):
+    now = Date.now() / 1000
+    policy = _policies[kind]
+    if data is None:
+        _cache.store_missing(key, now, policy=policy)
+        return None
+    value = decode(data)   # an undecodable value raises before anything is cached
+    _cache.store(key, value, now, size=len(data), policy=policy)
+    return value
+
+
+async def _read(env, key: str) -> bytes | None:
+    return bytes_from_buffer(await getattr(env, KV_BINDING).get(key, type="arrayBuffer", cacheTtl=KV_CACHE_TTL))
+
+
+def _loggable(key: str) -> str:
+    """Profile keys are pseudonymous, but they name one visitor: logs get the kind only."""
+    return "profile/..." if key.startswith("profile/") else key

@@ -63,6 +63,18 @@ class Worker:
     def get(self, path: str, **kwargs) -> Reply:
         return self.request("GET", path, **kwargs)
 
+    def get_until(self, path: str, predicate, timeout: float = 10, **kwargs) -> Reply:
+        """GET `path` until `predicate(reply)` holds: the Worker caches KV metadata for about
+        a second in these tests (tests/worker/config.toml [cache]), so KV changes show late."""
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self.get(path, **kwargs)
+            if predicate(reply):
+                return reply
+            if time.monotonic() > deadline:
+                pytest.fail(f"GET {path}: condition not met within {timeout}s; last body:\n{reply.text[:2000]}")
+            time.sleep(0.2)
+
     def log(self) -> str:
         return self.server.log_path.read_text("utf-8", "replace")
 

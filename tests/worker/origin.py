@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -53,10 +54,30 @@ class Seen:
     body: bytes
 
 
+# /cache/<policy>/<name>.html: a slotted page sent with this Cache-Control (tests pick unique names).
+CACHE_POLICIES = {
+    "fresh": "public, max-age=60",
+    "swr": "max-age=1, stale-while-revalidate=30, stale-if-error=60",
+    "sie": "max-age=1, stale-if-error=60",
+    "sieshort": "max-age=1, stale-if-error=2",
+    "short": "max-age=1",
+    "private": "private, max-age=60",
+    "nostore": "no-store",
+    "cookie": "max-age=60",        # with a Set-Cookie: never shared
+}
+
+
 @dataclass
 class Origin:
     url: str
     requests: list[Seen] = field(default_factory=list)
+    failing: set[str] = field(default_factory=set)       # paths answered with a 503
+    delays: dict[str, float] = field(default_factory=dict)  # paths answered after a pause (seconds)
+    versions: dict[str, int] = field(default_factory=dict)  # content version of a /cache/ path (ETag)
+
+    def hits(self, path: str, method: str = "GET") -> int:
+        """Requests for `path` (query ignored) that reached the origin."""
+        return sum(1 for seen in self.requests if seen.method == method and seen.path.split("?")[0] == path)
 
 
 def start_origin() -> tuple[Origin, ThreadingHTTPServer]:
@@ -99,6 +120,16 @@ class _Handler(BaseHTTPRequestHandler):
     do_PUT = do_POST
 
     def _route(self, send_body: bool) -> None:
+        path = self.path.split("?")[0]
+        origin = self.server.origin
+        if path in origin.delays:
+            time.sleep(origin.delays[path])
+        if path in origin.failing:
+            self._send(503, "text/html", b"<h1>503</h1>", send_body)
+            return
+        if path.startswith("/cache/"):
+            self._cached_page(path, send_body)
+            return
         if self.path == "/redirect":
             self.send_response(302)
             self.send_header("Location", "/products/camera.html")
@@ -108,12 +139,29 @@ class _Handler(BaseHTTPRequestHandler):
         status, content_type, body = ROUTES.get(self.path.split("?")[0], (404, "text/html", NOT_FOUND))
         self._send(status, content_type, body, send_body)
 
-    def _send(self, status: int, content_type: str, body: bytes, send_body: bool) -> None:
+    def _cached_page(self, path: str, send_body: bool) -> None:
+        policy = path.split("/")[2]
+        version = self.server.origin.versions.get(path, 1)
+        etag = f'"v{version}"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.send_header("Cache-Control", CACHE_POLICIES[policy])
+            self.end_headers()
+            return
+        body = _page(f"cached {version}", f'<div data-personalized-region="hero">v{version}</div>')
+        extra = {"Set-Cookie": "origin=1; Path=/"} if policy == "cookie" else {}
+        self._send(200, "text/html; charset=utf-8", body, send_body,
+                   {"Cache-Control": CACHE_POLICIES[policy], "ETag": etag, **extra})
+
+    def _send(self, status: int, content_type: str, body: bytes, send_body: bool,
+              headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Origin", "test-origin")
-        self.send_header("ETag", '"origin-etag"')
+        for name, value in (headers or {"ETag": '"origin-etag"'}).items():
+            self.send_header(name, value)
         self.end_headers()
         if send_body:
             self.wfile.write(body)

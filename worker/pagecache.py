@@ -1,0 +1,163 @@
+"""The base-page cache: the origin's unpersonalized HTML in the Cache API, with the
+stale-while-revalidate and stale-if-error the Cache API itself ignores.
+
+Decisions live in core/cache_policy.py; this module only talks to `caches.default`
+and the origin. Personalization runs after it, per request, so one stored page
+serves every visitor. What the origin does not mark as shareable (`private`,
+`no-store`, `Set-Cookie`, a `Vary` beyond Accept-Encoding, no max-age) is never stored.
+"""
+
+import asyncio
+
+from js import Date, Request, Response, caches, console, fetch
+from pyodide.ffi import create_proxy
+
+from intentedge import log_line, media_type
+from intentedge.cache_policy import (STORED_HEADER, CacheStatus, PageState, page_policy, page_state,
+                                     revalidated_policy, revalidation_headers, storage_headers,
+                                     stored_policy, usable_on_error)
+
+from jsconvert import optional_str, to_js_object
+
+# The origin's own Cache-Control, kept on the stored copy (whose Cache-Control is ours).
+ORIGIN_CACHE_CONTROL = "x-intentedge-origin-cache-control"
+_POLICY_HEADERS = ("cache-control", "set-cookie", "vary", "age", "etag", "last-modified")
+_revalidating: set[str] = set()   # keys with a background revalidation in flight in this isolate
+
+
+class PageResult:
+    def __init__(self, response, status: CacheStatus, ms: float):
+        self.response = response
+        self.status = status
+        self.ms = ms
+
+
+async def cached_page(key: str, fetch_origin, upstream_url: str, ctx) -> PageResult:
+    """The page for `key` (a normalized URL): from the cache when it may be, else from the origin.
+
+    `fetch_origin()` fetches the visitor's own request; revalidations fetch `upstream_url`.
+    """
+    started = Date.now()
+    stored = await caches.default.match(Request.new(key))
+    found = stored_policy(_headers(stored, (STORED_HEADER, "etag", "last-modified"))) if stored is not None else None
+    if found is None:
+        response = await fetch_origin()
+        _store(key, response, ctx)
+        return PageResult(response, CacheStatus.MISS, Date.now() - started)
+    stored_at, policy = found
+    now = Date.now() / 1000
+    state = page_state(stored_at, policy, now)
+    if state is PageState.FRESH:
+        return PageResult(_as_served(stored), CacheStatus.HIT, Date.now() - started)
+    if state is PageState.STALE:
+        if key not in _revalidating:
+            _revalidating.add(key)
+            ctx.waitUntil(create_proxy(asyncio.ensure_future(_revalidate_later(key, policy, upstream_url, ctx))))
+        return PageResult(_as_served(stored), CacheStatus.STALE, Date.now() - started)
+    return await _revalidate_now(key, stored, stored_at, policy, fetch_origin, upstream_url, ctx, started)
+
+
+async def _revalidate_now(key, stored, stored_at, policy, fetch_origin, upstream_url, ctx, started) -> PageResult:
+    """Past the stale window: ask the origin (conditionally when it can), before answering."""
+    try:
+        if policy.validators.etag or policy.validators.last_modified:
+            response = await _conditional_fetch(upstream_url, policy)
+        else:
+            response = await fetch_origin()
+    except Exception as exc:
+        response = None
+        console.error(log_line("origin_unreachable", key=key, error=repr(exc)))
+    if response is not None and response.status == 304:
+        _restore(key, stored.clone(), policy, response, ctx)
+        return PageResult(_as_served(stored), CacheStatus.REVALIDATED, Date.now() - started)
+    if (response is None or response.status >= 500) and usable_on_error(stored_at, policy, Date.now() / 1000):
+        return PageResult(_as_served(stored), CacheStatus.ERROR, Date.now() - started)
+    if response is None:
+        raise ConnectionError("origin unreachable and no stored copy within stale-if-error")
+    _store(key, response, ctx)
+    return PageResult(response, CacheStatus.MISS, Date.now() - started)
+
+
+async def _revalidate_later(key, policy, upstream_url, ctx) -> None:
+    try:
+        if policy.validators.etag or policy.validators.last_modified:
+            response = await _conditional_fetch(upstream_url, policy)
+        else:
+            response = await _plain_fetch(upstream_url)
+        if response.status == 304:
+            stored = await caches.default.match(Request.new(key))   # read again rather than hold a copy
+            if stored is not None:
+                _restore(key, stored, policy, response, ctx)
+        elif response.status < 500:
+            _store(key, response, ctx, drop_unstorable=True)
+        else:
+            console.error(log_line("revalidate_failed", key=key, status=response.status))
+    except Exception as exc:
+        console.error(log_line("revalidate_failed", key=key, error=repr(exc)))
+    finally:
+        _revalidating.discard(key)
+
+
+def _store(key: str, response, ctx, *, drop_unstorable: bool = False) -> None:
+    """Put a copy of an HTML page the origin allows shared caches to keep; the caller keeps `response`."""
+    if not _is_html(response):
+        return
+    policy = page_policy(response.status, _headers(response, _POLICY_HEADERS))
+    if policy is None:
+        if drop_unstorable:
+            ctx.waitUntil(caches.default.delete(Request.new(key)))
+        return
+    copy = response.clone()
+    stored = Response.new(copy.body, copy)
+    origin_cache_control = optional_str(response.headers.get("cache-control"))
+    if origin_cache_control:
+        stored.headers.set(ORIGIN_CACHE_CONTROL, origin_cache_control)
+    for name, value in storage_headers(policy, Date.now() / 1000).items():
+        stored.headers.set(name, value)
+    ctx.waitUntil(caches.default.put(Request.new(key), stored))
+
+
+def _restore(key: str, stored, policy, not_modified, ctx) -> None:
+    """After a 304: the same body, stored again with the freshness the 304 gives."""
+    renewed = revalidated_policy(policy, _headers(not_modified, _POLICY_HEADERS))
+    if renewed is None:
+        ctx.waitUntil(caches.default.delete(Request.new(key)))
+        return
+    copy = Response.new(stored.body, stored)
+    for name, value in storage_headers(renewed, Date.now() / 1000).items():
+        copy.headers.set(name, value)
+    ctx.waitUntil(caches.default.put(Request.new(key), copy))
+
+
+async def _conditional_fetch(url: str, policy):
+    return await _plain_fetch(url, revalidation_headers(policy.validators))
+
+
+async def _plain_fetch(url: str, headers: dict | None = None):
+    return await fetch(url, headers=to_js_object(headers or {}), redirect="manual")
+
+
+def _as_served(stored):
+    """A stored copy as the origin sent it: its own Cache-Control back, our bookkeeping gone."""
+    served = Response.new(stored.body, stored)
+    origin_cache_control = optional_str(stored.headers.get(ORIGIN_CACHE_CONTROL))
+    served.headers.delete(ORIGIN_CACHE_CONTROL)
+    served.headers.delete(STORED_HEADER)
+    if origin_cache_control:
+        served.headers.set("cache-control", origin_cache_control)
+    else:
+        served.headers.delete("cache-control")
+    return served
+
+
+def _headers(response, names) -> dict[str, str]:
+    values = {}
+    for name in names:
+        value = optional_str(response.headers.get(name))
+        if value is not None:
+            values[name] = value
+    return values
+
+
+def _is_html(response) -> bool:
+    return media_type(optional_str(response.headers.get("content-type"))) == "text/html"
