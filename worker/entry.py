@@ -17,7 +17,7 @@ from intentedge.session import SessionKeyError, SessionKeys, dump, set_cookie_he
 from intentedge.visitor import logged_in, page_view, profile_key, returning_session
 
 from jsconvert import optional_str, request_data_from_js, to_js_object
-from metadata import Timing, read_bundle, read_profile
+from metadata import Timing, caching_enabled, read_bundle, read_profile
 from pagecache import PageResult, cached_page
 from rewriting import personalize
 
@@ -30,6 +30,15 @@ _secrets: dict = {}
 async def on_fetch(request, env, ctx):
     if not may_personalize_request(request.method):
         return await _origin_or_502(request, env)
+    try:
+        return await _get(request, env, ctx)
+    except Exception as exc:  # before the origin answered: the plain origin response, as if we were not here
+        console.error(log_line("fail_open", reason=type(exc).__name__, detail=str(exc), stage="before_origin"))
+        return await _origin_or_502(request, env)
+
+
+async def _get(request, env, ctx):
+    """A GET: the page (cached or not) and, for HTML, its personalization."""
     data = request_data_from_js(request, Date.now())
     cookie = data.headers.get("cookie", "")
     keys = _session_keys(env)
@@ -78,12 +87,16 @@ def _personalized(response, decision, keys, *, secure: bool):
 
 async def _page(request, env, ctx) -> PageResult:
     """The origin's page, through the base-page cache unless the request carries credentials."""
-    if request.headers.get("authorization") is not None:
+    if request.headers.get("authorization") is not None or not caching_enabled(env):
         return PageResult(await _origin_or_502(request, env), CacheStatus.BYPASS, 0.0)
     key = normalized_cache_url(request.url)
     origin = optional_str(getattr(env, "ORIGIN_URL", None))
-    return await cached_page(key, lambda: _origin_or_502(request, env),
-                             upstream_url(origin, key) if origin else key, ctx)
+    try:
+        return await cached_page(key, lambda: _origin_or_502(request, env),
+                                 upstream_url(origin, key) if origin else key, ctx)
+    except Exception as exc:  # the Cache API itself failed: go to the origin
+        console.error(log_line("page_cache_failed", reason=type(exc).__name__, detail=str(exc)))
+        return PageResult(await _origin_or_502(request, env), CacheStatus.ERROR, 0.0)
 
 
 async def _origin_or_502(request, env):

@@ -76,8 +76,16 @@ async def read_profile(env, ctx, key: str) -> Profile | None:
         return None
 
 
+def caching_enabled(env) -> bool:
+    """The var CACHE = "off" turns both caches off (for benchmarks, or to rule them out)."""
+    return getattr(env, "CACHE", None) != "off"
+
+
 async def _cached(env, ctx, key: str, decode, kind: str):
-    """(value or None for a missing key, how it was found: HIT, STALE, MISS or ERROR)."""
+    """(value or None for a missing key, how it was found: HIT, STALE, MISS, ERROR or BYPASS)."""
+    if not caching_enabled(env):
+        data = await _read(env, key)
+        return (decode(data) if data is not None else None), CacheStatus.BYPASS
     now = Date.now() / 1000
     hit = _cache.lookup(key, now)
     if hit.state is State.FRESH:

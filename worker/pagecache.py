@@ -73,7 +73,7 @@ async def _revalidate_now(key, stored, stored_at, policy, fetch_origin, upstream
     if (response is None or response.status >= 500) and usable_on_error(stored_at, policy, Date.now() / 1000):
         return PageResult(_as_served(stored), CacheStatus.ERROR, Date.now() - started)
     if response is None:
-        raise ConnectionError("origin unreachable and no stored copy within stale-if-error")
+        response = await fetch_origin()   # the visitor's own request: the origin's answer, or a 502 page
     _store(key, response, ctx)
     return PageResult(response, CacheStatus.MISS, Date.now() - started)
 
