@@ -7,10 +7,7 @@ A fresh entry costs no KV read; a stale one is served at once and refreshed thro
 read serves the old value within its stale-if-error window.
 """
 
-import asyncio
-
 from js import Date, console
-from pyodide.ffi import create_proxy
 
 from intentedge import log_line
 from intentedge.cache_policy import CacheStatus
@@ -21,6 +18,7 @@ from intentedge.metadata_cache import MetadataCache, State
 from intentedge.profile import Profile
 from intentedge.visitor import profile_from_bytes
 
+from background import run_in_background
 from jsconvert import bytes_from_buffer
 
 # The shortest edge cache TTL KV accepts; our own cache in front of it decides freshness.
@@ -92,7 +90,7 @@ async def _cached(env, ctx, key: str, decode, kind: str):
         return hit.value, CacheStatus.HIT
     if hit.state is State.STALE:
         if _cache.begin_refresh(key, now):
-            ctx.waitUntil(create_proxy(asyncio.ensure_future(_refresh(env, key, decode, kind))))
+            run_in_background(ctx, _refresh(env, key, decode, kind))
         return hit.value, CacheStatus.STALE
     try:
         return _store(key, await _read(env, key), decode, kind), CacheStatus.MISS

@@ -7,16 +7,14 @@ serves every visitor. What the origin does not mark as shareable (`private`,
 `no-store`, `Set-Cookie`, a `Vary` beyond Accept-Encoding, no max-age) is never stored.
 """
 
-import asyncio
-
 from js import Date, Request, Response, caches, console, fetch
-from pyodide.ffi import create_proxy
 
 from intentedge import log_line, media_type
 from intentedge.cache_policy import (STORED_HEADER, CacheStatus, PageState, page_policy, page_state,
                                      revalidated_policy, revalidation_headers, storage_headers,
                                      stored_policy, usable_on_error)
 
+from background import run_in_background
 from jsconvert import optional_str, to_js_object
 
 # The origin's own Cache-Control, kept on the stored copy (whose Cache-Control is ours).
@@ -42,7 +40,7 @@ async def cached_page(key: str, fetch_origin, upstream_url: str, ctx) -> PageRes
     found = stored_policy(_headers(stored, (STORED_HEADER, "etag", "last-modified"))) if stored is not None else None
     if found is None:
         response = await fetch_origin()
-        _store(key, response, ctx)
+        _in_background(ctx, _store(key, response))
         return PageResult(response, CacheStatus.MISS, Date.now() - started)
     stored_at, policy = found
     now = Date.now() / 1000
@@ -52,7 +50,7 @@ async def cached_page(key: str, fetch_origin, upstream_url: str, ctx) -> PageRes
     if state is PageState.STALE:
         if key not in _revalidating:
             _revalidating.add(key)
-            ctx.waitUntil(create_proxy(asyncio.ensure_future(_revalidate_later(key, policy, upstream_url, ctx))))
+            run_in_background(ctx, _revalidate_later(key, policy, upstream_url))
         return PageResult(_as_served(stored), CacheStatus.STALE, Date.now() - started)
     return await _revalidate_now(key, stored, stored_at, policy, fetch_origin, upstream_url, ctx, started)
 
@@ -68,28 +66,30 @@ async def _revalidate_now(key, stored, stored_at, policy, fetch_origin, upstream
         response = None
         console.error(log_line("origin_unreachable", key=key, error=repr(exc)))
     if response is not None and response.status == 304:
-        _restore(key, stored.clone(), policy, response, ctx)
+        _in_background(ctx, _restore(key, stored.clone(), policy, response))
         return PageResult(_as_served(stored), CacheStatus.REVALIDATED, Date.now() - started)
     if (response is None or response.status >= 500) and usable_on_error(stored_at, policy, Date.now() / 1000):
         return PageResult(_as_served(stored), CacheStatus.ERROR, Date.now() - started)
     if response is None:
         response = await fetch_origin()   # the visitor's own request: the origin's answer, or a 502 page
-    _store(key, response, ctx)
+    _in_background(ctx, _store(key, response))
     return PageResult(response, CacheStatus.MISS, Date.now() - started)
 
 
-async def _revalidate_later(key, policy, upstream_url, ctx) -> None:
+async def _revalidate_later(key, policy, upstream_url) -> None:
     try:
         if policy.validators.etag or policy.validators.last_modified:
             response = await _conditional_fetch(upstream_url, policy)
         else:
             response = await _plain_fetch(upstream_url)
+        # The key stays claimed until the cache holds the new copy: requests in between still
+        # see the stale one and must not start a second revalidation.
         if response.status == 304:
             stored = await caches.default.match(Request.new(key))   # read again rather than hold a copy
             if stored is not None:
-                _restore(key, stored, policy, response, ctx)
+                await _settled(_restore(key, stored, policy, response))
         elif response.status < 500:
-            _store(key, response, ctx, drop_unstorable=True)
+            await _settled(_store(key, response, drop_unstorable=True))
         else:
             console.error(log_line("revalidate_failed", key=key, status=response.status))
     except Exception as exc:
@@ -98,15 +98,14 @@ async def _revalidate_later(key, policy, upstream_url, ctx) -> None:
         _revalidating.discard(key)
 
 
-def _store(key: str, response, ctx, *, drop_unstorable: bool = False) -> None:
-    """Put a copy of an HTML page the origin allows shared caches to keep; the caller keeps `response`."""
+def _store(key: str, response, *, drop_unstorable: bool = False):
+    """Put a copy of an HTML page the origin allows shared caches to keep; the caller keeps `response`.
+    Returns the Cache API's promise (or None): the caller waits for it or hands it to waitUntil."""
     if not _is_html(response):
-        return
+        return None
     policy = page_policy(response.status, _headers(response, _POLICY_HEADERS))
     if policy is None:
-        if drop_unstorable:
-            ctx.waitUntil(caches.default.delete(Request.new(key)))
-        return
+        return caches.default.delete(Request.new(key)) if drop_unstorable else None
     copy = response.clone()
     stored = Response.new(copy.body, copy)
     origin_cache_control = optional_str(response.headers.get("cache-control"))
@@ -114,19 +113,28 @@ def _store(key: str, response, ctx, *, drop_unstorable: bool = False) -> None:
         stored.headers.set(ORIGIN_CACHE_CONTROL, origin_cache_control)
     for name, value in storage_headers(policy, Date.now() / 1000).items():
         stored.headers.set(name, value)
-    ctx.waitUntil(caches.default.put(Request.new(key), stored))
+    return caches.default.put(Request.new(key), stored)
 
 
-def _restore(key: str, stored, policy, not_modified, ctx) -> None:
-    """After a 304: the same body, stored again with the freshness the 304 gives."""
+def _restore(key: str, stored, policy, not_modified):
+    """After a 304: the same body, stored again with the freshness the 304 gives (the promise)."""
     renewed = revalidated_policy(policy, _headers(not_modified, _POLICY_HEADERS))
     if renewed is None:
-        ctx.waitUntil(caches.default.delete(Request.new(key)))
-        return
+        return caches.default.delete(Request.new(key))
     copy = Response.new(stored.body, stored)
     for name, value in storage_headers(renewed, Date.now() / 1000).items():
         copy.headers.set(name, value)
-    ctx.waitUntil(caches.default.put(Request.new(key), copy))
+    return caches.default.put(Request.new(key), copy)
+
+
+async def _settled(promise) -> None:
+    if promise is not None:
+        await promise
+
+
+def _in_background(ctx, promise) -> None:
+    if promise is not None:
+        ctx.waitUntil(promise)
 
 
 async def _conditional_fetch(url: str, policy):

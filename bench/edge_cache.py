@@ -1,0 +1,361 @@
+"""Benchmark: the Worker with warm caches vs caching disabled (CACHE="off"), same page, same load.
+
+    .venv/bin/python bench/edge_cache.py [--rounds 3] [--duration 10] [--warmup 2] [--concurrency 4]
+                                         [--page-kb 100] [--origin-delay-ms 0] [--keep]
+
+Builds the Worker tree (build/worker), starts a local origin that counts its hits
+(a ~100 KB HTML page with `hero` and `promo` slots, `Cache-Control: public,
+max-age=60, stale-while-revalidate=600` and an ETag; 304 on a matching
+If-None-Match), seeds a private local KV with demo/config.toml through
+`intentedge publish --local --persist-to`, and runs two Worker instances under
+miniflare directly (bench/run_worker.mjs; no `wrangler dev` proxy): one with both
+caches on, one with CACHE="off". Each gets its own copy of the seeded KV and its
+own in-memory Cache API.
+
+Load: wrk (installed with apt-get when missing) at a fixed concurrency, no cookie
+(a first-time visitor: every request is personalized and sets a cookie). Rounds
+interleave the two modes, alternating which goes first; each measured run follows
+a short warm-up on the same instance. Origin hits are counted during the measured
+window only. Prints a markdown table of medians over rounds and the warm/off ratio.
+No assertions.
+
+The origin is on loopback (about 0.1 ms per page): with it, the caches save origin
+hits but hardly any Worker time, because the Worker is CPU-bound on its own work
+(HTMLRewriter over the page, the decision, the cookie). `--origin-delay-ms` adds
+a round trip to every origin answer, which is where the base-page cache saves
+latency. A Worker instance slows down as it serves more requests (its memory
+grows); both instances serve about as many, and the order alternates per round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from intentedge.jobs.build_worker import build
+from intentedge.jobs.devserver import Server, ServerError, free_port
+from intentedge.jobs.wranglerkv import wrangler_env
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=600"
+# Dev-only values, as in .dev.vars (the Worker only needs them to be well-formed).
+SESSION_KEYS = "dev1:intentedge-dev-only-session-key-not-a-secret-0001"
+PROFILE_SALT = "intentedge-dev-only-profile-salt"
+MODES = ("warm", "off")
+
+# wrk prints this line (after its own report) from its `done` callback; latencies in microseconds.
+WRK_SCRIPT = r"""
+done = function(summary, latency, requests)
+  io.write(string.format(
+    "WRKJSON {\"requests\":%d,\"duration_us\":%d,\"bytes\":%d,\"connect\":%d,\"read\":%d," ..
+    "\"write\":%d,\"status\":%d,\"timeout\":%d,\"p50_us\":%d,\"p99_us\":%d,\"mean_us\":%.1f}\n",
+    summary.requests, summary.duration, summary.bytes, summary.errors.connect, summary.errors.read,
+    summary.errors.write, summary.errors.status, summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99), latency.mean))
+end
+"""
+
+
+# --- the origin -----------------------------------------------------------------------------
+
+def origin_page(target_bytes: int = 100_000) -> bytes:
+    """A shop page of about `target_bytes` with the two slots the demo config fills."""
+    head = ('<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            '<title>Cameras · Lumen Cameras</title>\n<link rel="stylesheet" href="/static/style.css">\n'
+            '</head>\n<body>\n<header><a href="/"><strong>Lumen Cameras</strong></a>'
+            '<a href="/products/">Cameras</a><a href="/guides/">Guides</a><a href="/cart/">Cart</a></header>\n'
+            '<main>\n<div data-personalized-region="hero"><h1>Cameras for every story</h1>'
+            '<p>Origin content: the Worker replaces this block.</p></div>\n<h2>All cameras</h2>\n'
+            '<div class="products">\n')
+    promo = '</div>\n<aside data-personalized-region="promo"><p>Origin promo.</p></aside>\n<div class="products">\n'
+    tail = ('</div>\n</main>\n<footer>Lumen Cameras benchmark page, served unchanged by the origin.</footer>\n'
+            '</body>\n</html>\n')
+    cards = []
+    size = len(head) + len(promo) + len(tail)
+    i = 0
+    while size < target_bytes:
+        card = (f'<div class="card" data-sku="lc-{i:05d}"><img src="/static/camera-{i % 12}.png" alt="Model {i}" '
+                f'loading="lazy"><h3><a href="/products/model-{i:05d}/">Lumen Model {i}</a></h3>'
+                f'<p>Sensor {20 + i % 40} MP, {["APS-C", "full-frame", "micro four thirds"][i % 3]}, '
+                f'{4 + i % 8} fps burst, weather-sealed body, two card slots.</p>'
+                f'<p class="price">${399 + 37 * (i % 60)}</p></div>\n')
+        cards.append(card)
+        size += len(card)
+        i += 1
+    half = len(cards) // 2
+    return (head + "".join(cards[:half]) + promo + "".join(cards[half:]) + tail).encode()
+
+
+class Origin:
+    """A fast, counting origin on 127.0.0.1: the same page for every GET/HEAD path."""
+
+    def __init__(self, page: bytes, delay: float = 0.0):
+        etag = f'"bench-{len(page)}-1"'
+        common = (f"Content-Type: text/html; charset=utf-8\r\nCache-Control: {CACHE_CONTROL}\r\n"
+                  f"ETag: {etag}\r\n")
+        # Whole responses, prebuilt: one write per request keeps the origin off the critical path.
+        self.full = (f"HTTP/1.1 200 OK\r\n{common}Content-Length: {len(page)}\r\n\r\n").encode() + page
+        self.head = self.full[:-len(page)]
+        self.not_modified = f"HTTP/1.1 304 Not Modified\r\n{common}\r\n".encode()
+        self.etag = etag
+        self.lock = threading.Lock()
+        self.hits = 0
+        self.revalidations = 0   # conditional requests answered 304
+        origin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def do_GET(self):
+                self._answer(head_only=False)
+
+            def do_HEAD(self):
+                self._answer(head_only=True)
+
+            def _answer(self, head_only: bool):
+                matched = self.headers.get("if-none-match") == origin.etag
+                if delay:
+                    time.sleep(delay)   # a distant origin's round trip and think time
+                with origin.lock:
+                    origin.hits += 1
+                    origin.revalidations += matched
+                self.wfile.write(origin.not_modified if matched else origin.head if head_only else origin.full)
+
+            def log_message(self, *args):
+                pass
+
+        class QuietServer(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+                    super().handle_error(request, client_address)   # a client hanging up is not news
+
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="origin", daemon=True)
+
+    def start(self) -> "Origin":
+        self.thread.start()
+        return self
+
+    def counts(self) -> tuple[int, int]:
+        with self.lock:
+            return self.hits, self.revalidations
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# --- the Worker under miniflare --------------------------------------------------------------
+
+def seed_kv(persist: Path) -> None:
+    done = subprocess.run([str(ROOT / ".venv" / "bin" / "intentedge"), "publish", "--local", "--persist-to",
+                           str(persist), str(ROOT / "demo" / "config.toml")],
+                          cwd=ROOT, capture_output=True, text=True, env=wrangler_env(), timeout=120)
+    if done.returncode != 0:
+        raise SystemExit(f"intentedge publish failed:\n{done.stdout}{done.stderr}")
+
+
+def start_worker(mode: str, persist: Path, origin_url: str, log_path: Path) -> tuple[Server, str]:
+    bindings = {"ORIGIN_URL": origin_url, "SESSION_KEYS": SESSION_KEYS, "PROFILE_SALT": PROFILE_SALT}
+    if mode == "off":
+        bindings["CACHE"] = "off"
+    options = {"root": "build/worker", "entry": "entry.py", "kvPersist": str(persist / "v3" / "kv"),
+               "port": free_port(), "host": "127.0.0.1", "bindings": bindings}
+    node = shutil.which("node")
+    if node is None:
+        raise SystemExit("node is not on PATH")
+    server = Server(f"worker ({mode})", [node, str(BENCH / "run_worker.mjs"), json.dumps(options)],
+                    cwd=ROOT, log_path=log_path, env=wrangler_env())
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        match = re.search(r"^ready (http://\S+)$", log_path.read_text("utf-8", "replace"), re.M)
+        if match:
+            return server, match.group(1)
+        if server.process.poll() is not None:
+            break
+        time.sleep(0.1)
+    tail = server.log_tail()
+    server.stop()
+    raise ServerError(f"worker ({mode}) did not start:\n{tail}")
+
+
+def probe(url: str) -> dict:
+    """One request as wrk sends it (no cookie): what the Worker answers."""
+    started = time.perf_counter()
+    with urllib.request.urlopen(urllib.request.Request(url), timeout=30) as response:
+        body = response.read()
+        return {"status": response.status, "ms": round((time.perf_counter() - started) * 1000, 1),
+                "bytes": len(body), "server-timing": response.headers.get("server-timing"),
+                "set-cookie": response.headers.get("set-cookie") is not None,
+                "personalized": b'data-pz-rule="' in body}
+
+
+# --- load -------------------------------------------------------------------------------------
+
+def ensure_wrk() -> str:
+    wrk = shutil.which("wrk")
+    if wrk:
+        return wrk
+    print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
+    apt = ["apt-get"] if os.geteuid() == 0 else ["sudo", "-n", "apt-get"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (apt + ["update"], apt + ["install", "-y", "wrk"]):
+        subprocess.run(command, check=False, env=env, stdout=subprocess.DEVNULL, timeout=300)
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is not installed and apt-get could not install it")
+    return wrk
+
+
+def run_wrk(wrk: str, script: Path, url: str, *, seconds: float, connections: int, threads: int) -> dict:
+    command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+               "-s", str(script), url]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    for line in done.stdout.splitlines():
+        if line.startswith("WRKJSON "):
+            return json.loads(line[len("WRKJSON "):])
+    raise RuntimeError(f"wrk printed no summary (exit {done.returncode}):\n{done.stdout}{done.stderr}")
+
+
+# --- report -----------------------------------------------------------------------------------
+
+def summarize(runs: list[dict]) -> dict:
+    return {
+        "rps": statistics.median(run["requests"] / (run["duration_us"] / 1e6) for run in runs),
+        "p50_ms": statistics.median(run["p50_us"] for run in runs) / 1000,
+        "p99_ms": statistics.median(run["p99_us"] for run in runs) / 1000,
+        "hits_per_1000": 1000 * sum(run["origin_hits"] for run in runs) / max(1, sum(run["requests"] for run in runs)),
+        "requests": sum(run["requests"] for run in runs),
+        "origin_hits": sum(run["origin_hits"] for run in runs),
+        "revalidations": sum(run["revalidations"] for run in runs),
+        "errors": sum(run["connect"] + run["read"] + run["write"] + run["status"] + run["timeout"] for run in runs),
+        "per_round": [round(run["requests"] / (run["duration_us"] / 1e6)) for run in runs],
+    }
+
+
+def table(results: dict[str, dict], args) -> str:
+    labels = {"warm": "warm caches (isolate metadata + Cache API page, SWR)", "off": 'caching disabled (CACHE="off")'}
+    delay = f", origin delay {args.origin_delay_ms:g} ms" if args.origin_delay_ms else ""
+    lines = [f"Page {args.page_kb} KB ({args.elements:,} elements){delay}, {args.rounds} rounds x {args.duration:g} s per mode (medians), "
+             f"wrk -t{args.threads} -c{args.concurrency}, no cookie (every response personalized, Set-Cookie).",
+             "",
+             "| mode | requests/s | p50 ms | p99 ms | origin hits / 1,000 requests | requests (origin hits) | errors |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for mode in MODES:
+        r = results[mode]
+        lines.append(f"| {labels[mode]} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+                     f"{r['hits_per_1000']:.2f} | {r['requests']:,} ({r['origin_hits']:,}) | {r['errors']} |")
+    warm, off = results["warm"], results["off"]
+    lines += ["", f"warm/off: {warm['rps'] / off['rps']:.2f}x requests/s, p50 {warm['p50_ms'] / off['p50_ms']:.2f}x, "
+              f"origin hits {warm['hits_per_1000']:.2f} vs {off['hits_per_1000']:.2f} per 1,000 requests.",
+              f"Per-round requests/s: warm {warm['per_round']}, off {off['per_round']}; "
+              f"origin 304 revalidations in measured windows: warm {warm['revalidations']}, off {off['revalidations']}."]
+    return "\n".join(lines)
+
+
+def log_summary(lines: list[str]) -> str:
+    """The Worker's log in one line: its exit line, requests cut off by wrk, anything else."""
+    exit_line = next((line for line in reversed(lines) if line.startswith("run_worker: exiting")), "no exit line")
+    # wrk closes its connections at the end of a run with requests in flight: workerd logs each.
+    def cut_off(line: str) -> bool:
+        return "error:" in line and "disconnected" in line
+    cut = sum(cut_off(line) for line in lines)
+    other = [line for line in lines
+             if not line.startswith(("ready ", "run_worker: exiting", "stack: ", "workerd/util/symbolizer"))
+             and line not in ("[workerd] Loading ", "[workerd] Loaded ") and not cut_off(line)]
+    return (f"{exit_line}; {cut} requests cut off by wrk at the end of a run; {len(other)} other lines"
+            + (f", first: {other[0][:300]}" if other else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up before each measured run")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--page-kb", type=int, default=100)
+    parser.add_argument("--path", default="/", help="the page requested (the origin serves one page)")
+    parser.add_argument("--origin-delay-ms", type=float, default=0.0,
+                        help="delay every origin answer (default 0: a loopback origin answers in ~0.1 ms)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, KV) for inspection")
+    args = parser.parse_args()
+    if not (1 <= args.rounds <= 20 and 1 <= args.duration <= 120 and 1 <= args.warmup <= 30
+            and 1 <= args.concurrency <= 256 and 1 <= args.threads <= args.concurrency
+            and 1 <= args.page_kb <= 10_000 and 0 <= args.origin_delay_ms <= 2000):
+        parser.error("rounds 1-20, duration 1-120 s, warmup 1-30 s, concurrency 1-256, threads 1-concurrency, "
+                     "page 1-10000 KB, origin delay 0-2000 ms")
+
+    wrk = ensure_wrk()
+    out = build()
+    print(f"built {sum(1 for _ in out.rglob('*.py'))} Python modules in {out.relative_to(ROOT)}", file=sys.stderr)
+    tmp = Path(tempfile.mkdtemp(prefix="intentedge-bench-"))
+    script = tmp / "report.lua"
+    script.write_text(WRK_SCRIPT)
+    page = origin_page(args.page_kb * 1000)
+    args.elements = len(re.findall(rb"<[a-zA-Z]", page))   # HTMLRewriter's cost grows with them
+    origin = Origin(page, args.origin_delay_ms / 1000).start()
+    workers: dict[str, tuple[Server, str]] = {}
+    try:
+        seed_kv(tmp / "seed")
+        for mode in MODES:
+            shutil.copytree(tmp / "seed", tmp / mode)   # one KV store per workerd: no shared SQLite files
+            server, url = start_worker(mode, tmp / mode, origin.url, tmp / f"worker-{mode}.log")
+            workers[mode] = (server, url.rstrip("/") + args.path)
+            first, second = probe(workers[mode][1]), probe(workers[mode][1])
+            print(f"{mode}: {url} first request {first}", file=sys.stderr)
+            print(f"{mode}: second request {second}", file=sys.stderr)
+            if not (second["status"] == 200 and second["personalized"] and second["set-cookie"]):
+                raise SystemExit(f"the {mode} Worker does not personalize the page; log: {tmp}/worker-{mode}.log")
+
+        runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
+        for round_no in range(args.rounds):
+            order = MODES if round_no % 2 == 0 else MODES[::-1]
+            for mode in order:
+                url = workers[mode][1]
+                run_wrk(wrk, script, url, seconds=args.warmup, connections=args.concurrency, threads=args.threads)
+                before = origin.counts()
+                run = run_wrk(wrk, script, url, seconds=args.duration, connections=args.concurrency,
+                              threads=args.threads)
+                after = origin.counts()
+                run["origin_hits"], run["revalidations"] = after[0] - before[0], after[1] - before[1]
+                runs[mode].append(run)
+                print(f"round {round_no + 1} {mode}: {run['requests'] / (run['duration_us'] / 1e6):,.0f} req/s, "
+                      f"p50 {run['p50_us'] / 1000:.2f} ms, p99 {run['p99_us'] / 1000:.2f} ms, "
+                      f"origin hits {run['origin_hits']} / {run['requests']} requests", file=sys.stderr)
+        results = {mode: summarize(runs[mode]) for mode in MODES}
+        print(table(results, args))
+    finally:
+        for server, _ in workers.values():
+            server.stop()
+        origin.stop()
+        if args.keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            for mode in MODES:
+                log = tmp / f"worker-{mode}.log"
+                if log.exists():
+                    lines = log.read_text("utf-8", "replace").splitlines()
+                    print(f"worker ({mode}) log: {log_summary(lines)}", file=sys.stderr)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

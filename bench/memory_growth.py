@@ -1,0 +1,168 @@
+"""Benchmark: how much workerd's memory grows per request (RSS slope), for one Worker tree.
+
+    .venv/bin/python bench/memory_growth.py [--root build/worker] [--no-build] [--mode warm|off]
+                                            [--requests 8000] [--chunk 1000] [--warmup 500]
+                                            [--concurrency 4] [--page-kb 100] [--path /]
+
+Builds the Worker tree (unless --no-build or --root names another folder), starts the
+bench origin (bench/edge_cache.py's ~100 KB page), seeds a private local KV, runs the
+Worker under miniflare directly (bench/run_worker.mjs), sends --warmup requests, then
+--requests more in chunks of --chunk with wrk (no cookie: every response personalized),
+reading the workerd process's VmRSS after each chunk. Prints the RSS series, the
+least-squares slope in KB/request, and requests/s per chunk. No assertions.
+
+A Worker that leaks nothing levels off after its warm-up; a leak shows as a steady slope.
+Response headers starting with `x-debug-` on a final probe are printed (for counters a
+scratch copy of the Worker may expose).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from edge_cache import (BENCH, PROFILE_SALT, ROOT, SESSION_KEYS, Origin, ensure_wrk, origin_page,  # noqa: E402
+                        seed_kv)
+from intentedge.jobs.build_worker import OUT, build  # noqa: E402
+from intentedge.jobs.devserver import Server, ServerError, free_port  # noqa: E402
+from intentedge.jobs.wranglerkv import wrangler_env  # noqa: E402
+
+# One wrk thread that stops after exactly `limit` responses and prints how long they took.
+WRK_SCRIPT = r"""
+local limit = tonumber(os.getenv("WRK_LIMIT"))
+local count = 0
+response = function(status, headers, body)
+  count = count + 1
+  if count >= limit then wrk.thread:stop() end
+end
+done = function(summary, latency, requests)
+  io.write(string.format("WRKJSON {\"requests\":%d,\"duration_us\":%d,\"errors\":%d}\n", summary.requests,
+    summary.duration, summary.errors.connect + summary.errors.read + summary.errors.write +
+    summary.errors.status + summary.errors.timeout))
+end
+"""
+
+
+def workerd_pid(leader: int) -> int:
+    """The workerd process under the node process `leader` (miniflare spawns it)."""
+    for _ in range(100):
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                comm = stat.read_text().split("(", 1)[1].rsplit(")", 1)[0]
+            except OSError:
+                continue
+            if int(fields[1]) == leader and comm.startswith("workerd"):
+                return int(stat.parent.name)
+        time.sleep(0.1)
+    raise RuntimeError(f"no workerd child of {leader}")
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def run_wrk(wrk: str, script: Path, url: str, count: int, connections: int) -> dict:
+    import os
+    import subprocess
+    done = subprocess.run([wrk, "-t1", f"-c{connections}", "-d600s", "--timeout", "10s", "-s", str(script), url],
+                          capture_output=True, text=True, timeout=660, env={**os.environ, "WRK_LIMIT": str(count)})
+    for line in done.stdout.splitlines():
+        if line.startswith("WRKJSON "):
+            return json.loads(line[len("WRKJSON "):])
+    raise RuntimeError(f"wrk printed no summary (exit {done.returncode}):\n{done.stdout}{done.stderr}")
+
+
+def slope(xs: list[float], ys: list[float]) -> float:
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", type=Path, default=OUT, help="the staged Worker tree (default build/worker)")
+    parser.add_argument("--no-build", action="store_true", help="do not (re)build the default tree")
+    parser.add_argument("--mode", choices=("warm", "off"), default="warm", help='"off" sets CACHE="off"')
+    parser.add_argument("--requests", type=int, default=8000)
+    parser.add_argument("--chunk", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--page-kb", type=int, default=100)
+    parser.add_argument("--path", default="/")
+    parser.add_argument("--label", default="", help="printed with the result")
+    args = parser.parse_args()
+    if not (100 <= args.requests <= 200_000 and 10 <= args.chunk <= args.requests and 0 <= args.warmup <= 50_000
+            and 1 <= args.concurrency <= 64 and 1 <= args.page_kb <= 10_000):
+        parser.error("requests 100-200000, chunk 10-requests, warmup 0-50000, concurrency 1-64, page 1-10000 KB")
+    root = args.root.resolve()
+    if root == OUT.resolve() and not args.no_build:
+        build()
+
+    wrk = ensure_wrk()
+    tmp = Path(tempfile.mkdtemp(prefix="intentedge-memory-"))
+    script = tmp / "limit.lua"
+    script.write_text(WRK_SCRIPT)
+    origin = Origin(origin_page(args.page_kb * 1000)).start()
+    server = None
+    try:
+        seed_kv(tmp / "kv")
+        bindings = {"ORIGIN_URL": origin.url, "SESSION_KEYS": SESSION_KEYS, "PROFILE_SALT": PROFILE_SALT}
+        if args.mode == "off":
+            bindings["CACHE"] = "off"
+        options = {"root": str(root), "entry": "entry.py", "kvPersist": str(tmp / "kv" / "v3" / "kv"),
+                   "port": free_port(), "host": "127.0.0.1", "bindings": bindings}
+        log = tmp / "worker.log"
+        server = Server("worker", [shutil.which("node") or "node", str(BENCH / "run_worker.mjs"), json.dumps(options)],
+                        cwd=ROOT, log_path=log, env=wrangler_env())
+        url = None
+        deadline = time.monotonic() + 60
+        while url is None and time.monotonic() < deadline and server.process.poll() is None:
+            for line in log.read_text("utf-8", "replace").splitlines():
+                if line.startswith("ready http://"):
+                    url = line.split()[1].rstrip("/") + args.path
+            time.sleep(0.1)
+        if url is None:
+            raise ServerError(f"worker did not start:\n{server.log_tail()}")
+        pid = workerd_pid(server.process.pid)
+        urllib.request.urlopen(url, timeout=30).read()   # Pyodide start-up
+        if args.warmup:
+            run_wrk(wrk, script, url, args.warmup, args.concurrency)
+        xs, ys = [0], [rss_kb(pid)]
+        print(f"{args.label} mode={args.mode} root={root} workerd pid {pid}: after warm-up RSS {ys[0] / 1024:.1f} MB",
+              file=sys.stderr)
+        sent, rates, errors = 0, [], 0
+        while sent < args.requests:
+            n = min(args.chunk, args.requests - sent)
+            run = run_wrk(wrk, script, url, n, args.concurrency)
+            sent += run["requests"]
+            errors += run["errors"]
+            rates.append(run["requests"] / (run["duration_us"] / 1e6))
+            xs.append(sent)
+            ys.append(rss_kb(pid))
+            print(f"  {sent:>7,} requests  RSS {ys[-1] / 1024:7.1f} MB  {rates[-1]:6.0f} req/s", file=sys.stderr)
+        with urllib.request.urlopen(url, timeout=30) as response:
+            debug = {k: v for k, v in response.headers.items() if k.lower().startswith("x-debug-")}
+        kb = slope(xs, ys)
+        print(f"{args.label or root.name}: {kb:.2f} KB/request (least squares over {sent:,} requests), "
+              f"RSS {ys[0] / 1024:.1f} -> {ys[-1] / 1024:.1f} MB, req/s {rates[0]:.0f} -> {rates[-1]:.0f}, "
+              f"errors {errors}" + (f", {debug}" if debug else ""))
+    finally:
+        if server is not None:
+            server.stop()
+        origin.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
