@@ -1,14 +1,14 @@
 """Benchmark: how much workerd's memory grows per request (RSS slope), for one Worker tree.
 
     .venv/bin/python bench/memory_growth.py [--root build/worker] [--no-build] [--mode warm|off]
-                                            [--requests 8000] [--chunk 1000] [--warmup 500]
+                                            [--requests 8000] [--chunk-seconds 5] [--warmup-seconds 3]
                                             [--concurrency 4] [--page-kb 100] [--path /]
 
 Builds the Worker tree (unless --no-build or --root names another folder), starts the
 bench origin (bench/edge_cache.py's ~100 KB page), seeds a private local KV, runs the
-Worker under miniflare directly (bench/run_worker.mjs), sends --warmup requests, then
---requests more in chunks of --chunk with wrk (no cookie: every response personalized),
-reading the workerd process's VmRSS after each chunk. Prints the RSS series, the
+Worker under miniflare directly (bench/run_worker.mjs), warms it up with wrk, then runs
+wrk in chunks of --chunk-seconds until at least --requests more were served (no cookie:
+every response personalized), reading the workerd process's VmRSS after each chunk. Prints the RSS series, the
 least-squares slope in KB/request, and requests/s per chunk. No assertions.
 
 A Worker that leaks nothing levels off after its warm-up; a leak shows as a steady slope.
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,14 +36,8 @@ from intentedge.jobs.build_worker import OUT, build  # noqa: E402
 from intentedge.jobs.devserver import Server, ServerError, free_port  # noqa: E402
 from intentedge.jobs.wranglerkv import wrangler_env  # noqa: E402
 
-# One wrk thread that stops after exactly `limit` responses and prints how long they took.
+# wrk prints this line from its `done` callback.
 WRK_SCRIPT = r"""
-local limit = tonumber(os.getenv("WRK_LIMIT"))
-local count = 0
-response = function(status, headers, body)
-  count = count + 1
-  if count >= limit then wrk.thread:stop() end
-end
 done = function(summary, latency, requests)
   io.write(string.format("WRKJSON {\"requests\":%d,\"duration_us\":%d,\"errors\":%d}\n", summary.requests,
     summary.duration, summary.errors.connect + summary.errors.read + summary.errors.write +
@@ -73,11 +68,9 @@ def rss_kb(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-def run_wrk(wrk: str, script: Path, url: str, count: int, connections: int) -> dict:
-    import os
-    import subprocess
-    done = subprocess.run([wrk, "-t1", f"-c{connections}", "-d600s", "--timeout", "10s", "-s", str(script), url],
-                          capture_output=True, text=True, timeout=660, env={**os.environ, "WRK_LIMIT": str(count)})
+def run_wrk(wrk: str, script: Path, url: str, seconds: int, connections: int) -> dict:
+    done = subprocess.run([wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script),
+                           url], capture_output=True, text=True, timeout=seconds + 60)
     for line in done.stdout.splitlines():
         if line.startswith("WRKJSON "):
             return json.loads(line[len("WRKJSON "):])
@@ -95,16 +88,19 @@ def main() -> None:
     parser.add_argument("--no-build", action="store_true", help="do not (re)build the default tree")
     parser.add_argument("--mode", choices=("warm", "off"), default="warm", help='"off" sets CACHE="off"')
     parser.add_argument("--requests", type=int, default=8000)
-    parser.add_argument("--chunk", type=int, default=1000)
-    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--chunk-seconds", type=int, default=5, help="wrk run length between RSS readings")
+    parser.add_argument("--warmup-seconds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--page-kb", type=int, default=100)
     parser.add_argument("--path", default="/")
     parser.add_argument("--label", default="", help="printed with the result")
+    parser.add_argument("--entry", default="entry.py", help="the entry module under --root")
+    parser.add_argument("--runner", type=Path, default=BENCH / "run_worker.mjs",
+                        help="a run_worker.mjs variant (e.g. one that also loads .mjs modules)")
     args = parser.parse_args()
-    if not (100 <= args.requests <= 200_000 and 10 <= args.chunk <= args.requests and 0 <= args.warmup <= 50_000
+    if not (100 <= args.requests <= 200_000 and 1 <= args.chunk_seconds <= 60 and 0 <= args.warmup_seconds <= 60
             and 1 <= args.concurrency <= 64 and 1 <= args.page_kb <= 10_000):
-        parser.error("requests 100-200000, chunk 10-requests, warmup 0-50000, concurrency 1-64, page 1-10000 KB")
+        parser.error("requests 100-200000, chunk 1-60 s, warm-up 0-60 s, concurrency 1-64, page 1-10000 KB")
     root = args.root.resolve()
     if root == OUT.resolve() and not args.no_build:
         build()
@@ -120,10 +116,10 @@ def main() -> None:
         bindings = {"ORIGIN_URL": origin.url, "SESSION_KEYS": SESSION_KEYS, "PROFILE_SALT": PROFILE_SALT}
         if args.mode == "off":
             bindings["CACHE"] = "off"
-        options = {"root": str(root), "entry": "entry.py", "kvPersist": str(tmp / "kv" / "v3" / "kv"),
+        options = {"root": str(root), "entry": args.entry, "kvPersist": str(tmp / "kv" / "v3" / "kv"),
                    "port": free_port(), "host": "127.0.0.1", "bindings": bindings}
         log = tmp / "worker.log"
-        server = Server("worker", [shutil.which("node") or "node", str(BENCH / "run_worker.mjs"), json.dumps(options)],
+        server = Server("worker", [shutil.which("node") or "node", str(args.runner), json.dumps(options)],
                         cwd=ROOT, log_path=log, env=wrangler_env())
         url = None
         deadline = time.monotonic() + 60
@@ -136,15 +132,14 @@ def main() -> None:
             raise ServerError(f"worker did not start:\n{server.log_tail()}")
         pid = workerd_pid(server.process.pid)
         urllib.request.urlopen(url, timeout=30).read()   # Pyodide start-up
-        if args.warmup:
-            run_wrk(wrk, script, url, args.warmup, args.concurrency)
+        if args.warmup_seconds:
+            run_wrk(wrk, script, url, args.warmup_seconds, args.concurrency)
         xs, ys = [0], [rss_kb(pid)]
         print(f"{args.label} mode={args.mode} root={root} workerd pid {pid}: after warm-up RSS {ys[0] / 1024:.1f} MB",
               file=sys.stderr)
         sent, rates, errors = 0, [], 0
         while sent < args.requests:
-            n = min(args.chunk, args.requests - sent)
-            run = run_wrk(wrk, script, url, n, args.concurrency)
+            run = run_wrk(wrk, script, url, args.chunk_seconds, args.concurrency)
             sent += run["requests"]
             errors += run["errors"]
             rates.append(run["requests"] / (run["duration_us"] / 1e6))
@@ -153,10 +148,13 @@ def main() -> None:
             print(f"  {sent:>7,} requests  RSS {ys[-1] / 1024:7.1f} MB  {rates[-1]:6.0f} req/s", file=sys.stderr)
         with urllib.request.urlopen(url, timeout=30) as response:
             debug = {k: v for k, v in response.headers.items() if k.lower().startswith("x-debug-")}
+            personalized = b'data-pz-rule="' in response.read()
         kb = slope(xs, ys)
-        print(f"{args.label or root.name}: {kb:.2f} KB/request (least squares over {sent:,} requests), "
+        # the first chunk still includes start-up growth (JIT, heap sizing): the slope without it too
+        late = f", {slope(xs[1:], ys[1:]):.2f} after the first chunk" if len(xs) > 3 else ""
+        print(f"{args.label or root.name}: {kb:.2f} KB/request{late} (least squares over {sent:,} requests), "
               f"RSS {ys[0] / 1024:.1f} -> {ys[-1] / 1024:.1f} MB, req/s {rates[0]:.0f} -> {rates[-1]:.0f}, "
-              f"errors {errors}" + (f", {debug}" if debug else ""))
+              f"errors {errors}, last response personalized: {personalized}" + (f", {debug}" if debug else ""))
     finally:
         if server is not None:
             server.stop()

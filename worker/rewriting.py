@@ -1,13 +1,13 @@
 """Turning the decision's choices into a streaming HTMLRewriter over the origin response."""
 
-import asyncio
-
 from js import HTMLRewriter, console
-from pyodide.ffi import create_proxy
+from pyodide.ffi import create_once_callable, create_proxy
 
 from intentedge import log_line
 from intentedge.decision import Choice
 from intentedge.fragments import Operation
+
+from jsconvert import to_js_object
 
 SLOT_ATTRIBUTE = "data-personalized-region"
 
@@ -15,19 +15,20 @@ SLOT_ATTRIBUTE = "data-personalized-region"
 def personalize(response, choices: list[Choice]):
     """The origin response with each chosen fragment injected into its slot's elements.
 
-    Handlers are proxies, and the runtime cannot collect proxies on its own: they are
-    destroyed when the document ends.
+    The runtime cannot collect proxies on its own (no FinalizationRegistry), so every proxy
+    made here is destroyed when the document ends. HTMLRewriter gets plain JS objects whose
+    functions are those proxies: it reads the handler functions off the objects once, and
+    reading a method off a proxied Python object would make one more proxy nobody destroys.
     """
     rewriter = HTMLRewriter.new()
     proxies = []
     for choice in choices:
-        handler = create_proxy(_SlotHandler(choice))
-        proxies.append(handler)
-        rewriter.on(f'[{SLOT_ATTRIBUTE}="{choice.slot}"]', handler)
-    end = _DocumentEnd(proxies)
-    end_proxy = create_proxy(end)
-    end.proxies.append(end_proxy)
-    rewriter.onDocument(end_proxy)
+        element = create_proxy(_SlotHandler(choice).element)
+        proxies.append(element)
+        rewriter.on(f'[{SLOT_ATTRIBUTE}="{choice.slot}"]', to_js_object({"element": element}))
+    # Destroys itself after its one call; it destroys the element handlers synchronously
+    # (nothing calls them after the document ended; a callback scheduled from here never runs).
+    rewriter.onDocument(to_js_object({"end": create_once_callable(lambda _end: _destroy_all(proxies))}))
     return rewriter.transform(response)
 
 
@@ -48,18 +49,10 @@ class _SlotHandler:
                                    fragment=self.choice.fragment.id, error=repr(exc)))
 
 
-class _DocumentEnd:
-    def __init__(self, proxies: list):
-        self.proxies = proxies
-
-    def end(self, _end) -> None:
-        # Not destroyed synchronously: the runtime is still inside this very call.
-        asyncio.get_event_loop().call_soon(_destroy_all, self.proxies)
-
-
 def _destroy_all(proxies: list) -> None:
     for proxy in proxies:
         proxy.destroy()
+    proxies.clear()
 
 
 def _insert(element, op: Operation, content: str, html: bool) -> None:
