@@ -1,5 +1,5 @@
-"""Workers KV through wrangler itself: the local KV that `wrangler dev` reads, or the
-account's namespace (wrangler's own login or CLOUDFLARE_API_TOKEN).
+"""The local KV that `wrangler dev` reads, through wrangler itself (the account's
+namespace is kvstore.CloudflareKV's, through the REST API).
 
 Going through wrangler (rather than miniflare's storage files) keeps us on the
 storage format the pinned runtime really uses.
@@ -37,13 +37,12 @@ _LOCAL_NOT_FOUND = b"Value not found\n"
 
 
 class WranglerKV:
-    """The INTENT_KV binding of the project's wrangler.toml, local (default) or remote."""
+    """The local INTENT_KV binding of the project's wrangler.toml, one key at a time."""
 
-    def __init__(self, project: Path, persist_to: Path | None = None, *, remote: bool = False):
+    def __init__(self, project: Path, persist_to: Path | None = None):
         self.project = project
         # wrangler reads --persist-to relative to its cwd, which is the project, not ours
         self.persist_to = None if persist_to is None else Path(persist_to).resolve()
-        self.remote = remote
 
     def put(self, key: str, value: bytes) -> None:
         with tempfile.NamedTemporaryFile(prefix="intentedge-kv-") as file:
@@ -60,7 +59,7 @@ class WranglerKV:
             raise
         # wrangler 3.68 --local prints this and exits 0 for a missing key (a value of exactly
         # these bytes reads as missing: LocalKV.get has no such ambiguity)
-        if not self.remote and value == _LOCAL_NOT_FOUND:
+        if value == _LOCAL_NOT_FOUND:
             return None
         return value
 
@@ -68,10 +67,8 @@ class WranglerKV:
         self._wrangler("kv", "key", "delete", key)
 
     def _wrangler(self, *args: str) -> bytes:
-        command = [str(wrangler_bin(self.project)), *args, "--binding", KV_BINDING]
-        if not self.remote:
-            command.append("--local")
-        if self.persist_to is not None and not self.remote:
+        command = [str(wrangler_bin(self.project)), *args, "--binding", KV_BINDING, "--local"]
+        if self.persist_to is not None:
             command += ["--persist-to", str(self.persist_to)]
         done = subprocess.run(command, cwd=self.project, capture_output=True, env=wrangler_env())
         if done.returncode != 0:

@@ -15,7 +15,7 @@ from intentedge.cache_policy import (STORED_HEADER, CacheStatus, PageState, page
                                      stored_policy, usable_on_error)
 
 from background import run_in_background
-from jsconvert import optional_str, to_js_object
+from jsconvert import headers_from_js, optional_str, to_js_object
 
 # The origin's own Cache-Control, kept on the stored copy (whose Cache-Control is ours).
 ORIGIN_CACHE_CONTROL = "x-intentedge-origin-cache-control"
@@ -37,7 +37,7 @@ async def cached_page(key: str, fetch_origin, upstream_url: str, ctx) -> PageRes
     """
     started = Date.now()
     stored = await caches.default.match(Request.new(key))
-    found = stored_policy(_headers(stored, (STORED_HEADER, "etag", "last-modified"))) if stored is not None else None
+    found = stored_policy(headers_from_js(stored.headers, (STORED_HEADER, "etag", "last-modified"))) if stored is not None else None
     if found is None:
         response = await fetch_origin()
         _in_background(ctx, _store(key, response))
@@ -103,7 +103,7 @@ def _store(key: str, response, *, drop_unstorable: bool = False):
     Returns the Cache API's promise (or None): the caller waits for it or hands it to waitUntil."""
     if not _is_html(response):
         return None
-    policy = page_policy(response.status, _headers(response, _POLICY_HEADERS))
+    policy = page_policy(response.status, headers_from_js(response.headers, _POLICY_HEADERS))
     if policy is None:
         return caches.default.delete(Request.new(key)) if drop_unstorable else None
     copy = response.clone()
@@ -118,7 +118,7 @@ def _store(key: str, response, *, drop_unstorable: bool = False):
 
 def _restore(key: str, stored, policy, not_modified):
     """After a 304: the same body, stored again with the freshness the 304 gives (the promise)."""
-    renewed = revalidated_policy(policy, _headers(not_modified, _POLICY_HEADERS))
+    renewed = revalidated_policy(policy, headers_from_js(not_modified.headers, _POLICY_HEADERS))
     if renewed is None:
         return caches.default.delete(Request.new(key))
     copy = Response.new(stored.body, stored)
@@ -156,15 +156,6 @@ def _as_served(stored):
     else:
         served.headers.delete("cache-control")
     return served
-
-
-def _headers(response, names) -> dict[str, str]:
-    values = {}
-    for name in names:
-        value = optional_str(response.headers.get(name))
-        if value is not None:
-            values[name] = value
-    return values
 
 
 def _is_html(response) -> bool:
