@@ -8,7 +8,7 @@ Builds the Worker tree (build/worker), starts a local origin that counts its hit
 max-age=60, stale-while-revalidate=600` and an ETag; 304 on a matching
 If-None-Match), seeds a private local KV with demo/config.toml through
 `intentedge publish --local --persist-to`, and runs two Worker instances under
-miniflare directly (bench/run_worker.mjs; no `wrangler dev` proxy): one with both
+miniflare directly (jobs/run_worker.mjs; no `wrangler dev` proxy): one with both
 caches on, one with CACHE="off". Each gets its own copy of the seeded KV and its
 own in-memory Cache API.
 
@@ -45,7 +45,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from intentedge.jobs.build_worker import build
-from intentedge.jobs.devserver import Server, ServerError, free_port
+from intentedge.jobs.devserver import Server, start_miniflare
 from intentedge.jobs.wranglerkv import wrangler_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,24 +176,8 @@ def start_worker(mode: str, persist: Path, origin_url: str, log_path: Path) -> t
     bindings = {"ORIGIN_URL": origin_url, "SESSION_KEYS": SESSION_KEYS, "PROFILE_SALT": PROFILE_SALT}
     if mode == "off":
         bindings["CACHE"] = "off"
-    options = {"root": "build/worker", "entry": "entry.py", "kvPersist": str(persist / "v3" / "kv"),
-               "port": free_port(), "host": "127.0.0.1", "bindings": bindings}
-    node = shutil.which("node")
-    if node is None:
-        raise SystemExit("node is not on PATH")
-    server = Server(f"worker ({mode})", [node, str(BENCH / "run_worker.mjs"), json.dumps(options)],
-                    cwd=ROOT, log_path=log_path, env=wrangler_env())
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        match = re.search(r"^ready (http://\S+)$", log_path.read_text("utf-8", "replace"), re.M)
-        if match:
-            return server, match.group(1)
-        if server.process.poll() is not None:
-            break
-        time.sleep(0.1)
-    tail = server.log_tail()
-    server.stop()
-    raise ServerError(f"worker ({mode}) did not start:\n{tail}")
+    return start_miniflare(ROOT, ROOT / "build" / "worker", log_path=log_path, bindings=bindings,
+                           kv_persist=persist, count_decisions=True, timeout=60)
 
 
 def probe(url: str) -> dict:

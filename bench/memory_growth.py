@@ -6,7 +6,7 @@
 
 Builds the Worker tree (unless --no-build or --root names another folder), starts the
 bench origin (bench/edge_cache.py's ~100 KB page), seeds a private local KV, runs the
-Worker under miniflare directly (bench/run_worker.mjs), warms it up with wrk, then runs
+Worker under miniflare directly (jobs/run_worker.mjs), warms it up with wrk, then runs
 wrk in chunks of --chunk-seconds until at least --requests more were served (no cookie:
 every response personalized), reading the workerd process's VmRSS after each chunk. Prints the RSS series, the
 least-squares slope in KB/request, and requests/s per chunk. No assertions.
@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from edge_cache import (BENCH, PROFILE_SALT, ROOT, SESSION_KEYS, Origin, ensure_wrk, origin_page,  # noqa: E402
+from edge_cache import (PROFILE_SALT, ROOT, SESSION_KEYS, Origin, ensure_wrk, origin_page,  # noqa: E402
                         seed_kv)
 from intentedge.jobs.build_worker import OUT, build  # noqa: E402
 from intentedge.jobs.devserver import Server, ServerError, free_port  # noqa: E402
@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--path", default="/")
     parser.add_argument("--label", default="", help="printed with the result")
     parser.add_argument("--entry", default="entry.py", help="the entry module under --root")
-    parser.add_argument("--runner", type=Path, default=BENCH / "run_worker.mjs",
+    parser.add_argument("--runner", type=Path, default=ROOT / "jobs" / "run_worker.mjs",
                         help="a run_worker.mjs variant (e.g. one that also loads .mjs modules)")
     args = parser.parse_args()
     if not (100 <= args.requests <= 200_000 and 1 <= args.chunk_seconds <= 60 and 0 <= args.warmup_seconds <= 60
@@ -117,7 +117,7 @@ def main() -> None:
         if args.mode == "off":
             bindings["CACHE"] = "off"
         options = {"root": str(root), "entry": args.entry, "kvPersist": str(tmp / "kv" / "v3" / "kv"),
-                   "port": free_port(), "host": "127.0.0.1", "bindings": bindings}
+                   "port": free_port(), "host": "127.0.0.1", "bindings": bindings, "countDecisions": True}
         log = tmp / "worker.log"
         server = Server("worker", [shutil.which("node") or "node", str(args.runner), json.dumps(options)],
                         cwd=ROOT, log_path=log, env=wrangler_env())

@@ -6,7 +6,10 @@ group: a killed `wrangler dev` otherwise leaves `workerd` running, holding ports
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -100,3 +103,33 @@ def start_worker(project: Path, port: int, *, origin_url: str, log_path: Path,
         server.stop()
         raise
     return server
+
+
+RUN_WORKER = Path(__file__).with_name("run_worker.mjs")
+
+
+def start_miniflare(project: Path, root: Path, *, log_path: Path, bindings: dict[str, str],
+                    kv_persist: Path | None = None, entry: str = "entry.py", port: int | None = None,
+                    count_decisions: bool = False, timeout: float = 90) -> tuple[Server, str]:
+    """The staged Worker in `root` under miniflare directly (jobs/run_worker.mjs), without
+    `wrangler dev`'s proxy and file watching: (server, its URL) once it serves."""
+    node = shutil.which("node")
+    if node is None:
+        raise ServerError("node is not on PATH")
+    options = {"root": str(root), "entry": entry, "port": port or free_port(), "host": "127.0.0.1",
+               "bindings": bindings, "countDecisions": count_decisions}
+    if kv_persist is not None:
+        options["kvPersist"] = str(kv_persist / "v3" / "kv")   # where `wrangler --persist-to DIR` keeps KV
+    server = Server("miniflare", [node, str(RUN_WORKER), json.dumps(options)], cwd=project,
+                    log_path=log_path, env=wrangler_env())
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready = re.search(r"^ready (http://\S+)$", log_path.read_text("utf-8", "replace"), re.M)
+        if ready:
+            return server, ready.group(1).rstrip("/")
+        if server.process.poll() is not None:
+            break
+        time.sleep(0.1)
+    tail = server.log_tail()
+    server.stop()
+    raise ServerError(f"miniflare did not start within {timeout:.0f}s:\n{tail}")

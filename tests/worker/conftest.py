@@ -1,9 +1,15 @@
-"""One real Worker per test session: `wrangler dev` (workerd) in front of the test origin,
-reading a private local KV that the tests seed through the project's own CLI."""
+"""One real Worker per test session: the staged Worker under miniflare (workerd) in front of the
+test origin, reading a private local KV that the tests seed through the project's own CLI.
+
+The Worker runs from a snapshot of the staged tree, so editing worker/ or core/ while tests run
+does not reload it, and without `wrangler dev`'s proxy a test can set `request.cf` (an `MF-CF-Blob`
+header). test_wrangler_dev.py checks the `wrangler dev` path the demo takes.
+"""
 
 from __future__ import annotations
 
 import http.client
+import json
 import shutil
 import subprocess
 import sys
@@ -14,8 +20,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from intentedge.jobs.build_worker import build
 from intentedge.jobs.cookies import dev_vars, mint
-from intentedge.jobs.devserver import Server, ServerError, free_port, start_worker
+from intentedge.jobs.devserver import Server, ServerError, start_miniflare
 from intentedge.jobs.wranglerkv import WranglerKV
 
 from intentedge.session import COOKIE_NAME, SessionKeys
@@ -49,12 +56,15 @@ class Worker:
     server: Server
 
     def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> Reply:
-        """One raw HTTP request: no redirects followed, no decoding."""
+                headers: dict[str, str] | None = None, cf: dict | None = None) -> Reply:
+        """One raw HTTP request: no redirects followed, no decoding. `cf` becomes `request.cf`."""
         parts = urlsplit(self.url)
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        headers = dict(headers or {})
+        if cf is not None:
+            headers["MF-CF-Blob"] = json.dumps(cf)
         try:
-            conn.request(method, path, body=body, headers=headers or {})
+            conn.request(method, path, body=body, headers=headers)
             response = conn.getresponse()
             return Reply(response.status, response.headers, response.read())
         finally:
@@ -120,16 +130,31 @@ def publish(kv_dir):
 
 
 @pytest.fixture(scope="session")
-def worker(origin: Origin, kv_dir: Path, publish, tmp_path_factory) -> Worker:
-    publish()
-    log_path = tmp_path_factory.mktemp("logs") / "wrangler-dev.log"
-    port = free_port()
+def staged_worker(tmp_path_factory) -> Path:
+    """The Worker's upload tree, staged once for the session."""
+    return build(tmp_path_factory.mktemp("staged") / "worker")
+
+
+def run_worker(staged: Path, tmp_path_factory, *, bindings: dict[str, str], kv_dir: Path,
+               entry: str = "entry.py"):
+    """Start the staged Worker under miniflare; yields a Worker, stops it afterwards."""
+    log_path = tmp_path_factory.mktemp("logs") / "worker.log"
     try:
-        server = start_worker(ROOT, port, origin_url=origin.url, log_path=log_path, persist_to=kv_dir)
+        server, url = start_miniflare(ROOT, staged, log_path=log_path, bindings=bindings, kv_persist=kv_dir,
+                                      entry=entry)
     except ServerError as exc:
         pytest.fail(str(exc), pytrace=False)
-    yield Worker(f"http://127.0.0.1:{port}", server)
-    server.stop()
+    try:
+        yield Worker(url, server)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def worker(origin: Origin, kv_dir: Path, publish, staged_worker, dev_secrets, tmp_path_factory) -> Worker:
+    publish()
+    yield from run_worker(staged_worker, tmp_path_factory, kv_dir=kv_dir,
+                          bindings={**dev_secrets, "ORIGIN_URL": origin.url})
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,16 @@
 // Run the staged Python Worker (build/worker) under miniflare directly, without `wrangler dev`'s proxy.
 //
-//   node bench/run_worker.mjs '{"root": "build/worker", "entry": "entry.py", "kvPersist": "DIR/v3/kv",
-//                               "port": 8787, "bindings": {"ORIGIN_URL": "http://127.0.0.1:8000", ...}}'
+//   node jobs/run_worker.mjs '{"root": "build/worker", "entry": "entry.py", "kvPersist": "DIR/v3/kv",
+//                              "port": 8787, "bindings": {"ORIGIN_URL": "http://127.0.0.1:8000", ...}}'
 //
 // Uses the miniflare that the pinned wrangler (3.68.0) depends on, so the Worker runs on the same
 // workerd (1.20240725.0, Python runtime embedded) as `wrangler dev`. Prints `ready <url>` on stdout
-// once the Worker serves, then runs until SIGTERM/SIGINT. The Worker's console output goes to stderr,
-// except its per-request `decision` lines, which are only counted (the count is printed on exit).
+// once the Worker serves, then runs until SIGTERM/SIGINT. The Worker's console output goes to stderr;
+// with "countDecisions": true (benchmarks) its per-request `decision` lines are only counted (the
+// count is printed on exit).
+//
+// Unlike `wrangler dev`, the socket takes a request's `cf` object from an `MF-CF-Blob` header (JSON),
+// which lets tests play a verified bot or a visitor from another country.
 import { createRequire } from "node:module";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -42,7 +46,7 @@ const modules = [entryPath, ...files.filter((file) => file !== entryPath)].map((
 let decisions = 0;
 function handleRuntimeStdio(stdout, stderr) {
   readline.createInterface({ input: stdout }).on("line", (line) => {
-    if (line.includes('{"event":"decision"')) decisions += 1;
+    if (options.countDecisions && line.includes('{"event":"decision"')) decisions += 1;
     else process.stderr.write(`[workerd] ${line}\n`);
   });
   stderr.pipe(process.stderr);
