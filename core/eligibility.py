@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Mapping
 
-def may_personalize_request(method: str) -> bool:
-    """Only GET pages are personalized; HEAD and every other method go straight to the origin."""
-    return method.upper() == "GET"
+# A GET with one of these is not a page view: a WebSocket upgrade, or a part of a body.
+PASS_THROUGH_HEADERS = ("upgrade", "range")
+
+
+def may_personalize_request(method: str, headers: Mapping[str, str] | None = None) -> bool:
+    """Only GET page views are personalized; HEAD, every other method, WebSocket upgrades and
+    Range requests go straight to the origin (`headers`: lower-case names, those of
+    PASS_THROUGH_HEADERS suffice)."""
+    if method.upper() != "GET":
+        return False
+    return not any(headers.get(name) for name in PASS_THROUGH_HEADERS) if headers else True
 
 
 def may_personalize_response(status: int, content_type: str | None) -> bool:

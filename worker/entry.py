@@ -10,13 +10,14 @@ import os
 from js import Date, Request, Response, console, fetch
 
 from intentedge import log_line, may_personalize_request, may_personalize_response, upstream_url
+from intentedge.eligibility import PASS_THROUGH_HEADERS
 from intentedge.cache_policy import CacheStatus, normalized_cache_url, server_timing
 from intentedge.context import RequestContext
 from intentedge.decision import decide
 from intentedge.session import SessionKeyError, SessionKeys, dump, set_cookie_header
 from intentedge.visitor import logged_in, page_view, profile_key, returning_session
 
-from jsconvert import optional_str, request_data_from_js, to_js_object
+from jsconvert import headers_from_js, optional_str, request_data_from_js, to_js_object
 from metadata import Timing, caching_enabled, read_bundle, read_profile
 from pagecache import PageResult, cached_page
 from rewriting import personalize
@@ -28,7 +29,7 @@ _secrets: dict = {}
 
 
 async def on_fetch(request, env, ctx):
-    if not may_personalize_request(request.method):
+    if not may_personalize_request(request.method, headers_from_js(request.headers, PASS_THROUGH_HEADERS)):
         return await _origin_or_502(request, env)
     try:
         return await _get(request, env, ctx)

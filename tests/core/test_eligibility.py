@@ -30,6 +30,20 @@ def test_may_personalize_request(method, expected):
 
 
 @pytest.mark.parametrize(
+    "headers, expected",
+    [
+        pytest.param({}, True, id="none"),
+        pytest.param({"accept": "text/html"}, True, id="others"),
+        pytest.param({"upgrade": "websocket"}, False, id="websocket"),
+        pytest.param({"range": "bytes=0-99"}, False, id="range"),
+        pytest.param({"range": ""}, True, id="empty-range"),
+    ],
+)
+def test_upgrades_and_ranges_pass_through(headers, expected):
+    assert may_personalize_request("GET", headers) is expected
+
+
+@pytest.mark.parametrize(
     "content_type, expected",
     [
         pytest.param("text/html", "text/html", id="plain"),
