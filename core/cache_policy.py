@@ -37,9 +37,10 @@ from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import unquote_plus, urlsplit
 
-# Query parameters that only say where a visitor came from. A trailing "*" is a prefix.
+# Query parameters that do not change the origin's page: where a visitor came from, and our own
+# preview parameters (pz_*, core/preview.py). A trailing "*" is a prefix.
 MARKETING_PARAMETERS = (
-    "utm_*", "gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid", "twclid", "li_fat_id",
+    "utm_*", "pz_*", "gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid", "twclid", "li_fat_id",
     "dclid", "mc_cid", "mc_eid", "_hsenc", "_hsmi", "igshid", "yclid",
 )
 _MARKETING_NAMES = frozenset(p for p in MARKETING_PARAMETERS if not p.endswith("*"))

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from .conditions import compile_condition, validate_condition
+from .consent import NOBODY, ConsentPolicy
 from .errors import ConfigError, Problem
 from .fragments import ContentType, Fragment, Operation, TemplateError
 from .metadata_cache import CachePolicy
@@ -30,7 +31,9 @@ from .signals import DEFAULT_STAGES, PageRule, Signals
 _SLOT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")
 _KEYS = {
-    "config": {"slots", "fragments", "rules", "engine", "scoring", "signals", "products", "saved_groups", "cache"},
+    "config": {"slots", "fragments", "rules", "engine", "scoring", "signals", "products", "saved_groups", "cache",
+               "consent"},
+    "consent": {"cookie", "value"},
     "cache": {"config", "profiles"},
     "cache_policy": {"fresh", "swr", "sie", "negative"},
     "slot": {"fallback"},
@@ -71,6 +74,7 @@ class Bundle:
     products: dict[str, dict] = field(default_factory=dict)
     max_active: int = DEFAULT_MAX_ACTIVE
     login_cookie: str | None = None
+    consent: ConsentPolicy = field(default_factory=ConsentPolicy)
     config_cache: CachePolicy = DEFAULT_CONFIG_CACHE
     profile_cache: CachePolicy = DEFAULT_PROFILE_CACHE
     problems: tuple[Problem, ...] = ()    # lenient compile: what was skipped
@@ -105,6 +109,7 @@ def compile_bundle(data: Any, *, source: str, strict: bool = True) -> Bundle:
         products=c.products(c.table(data, "products")),
         max_active=c.max_active(c.table(data, "engine")),
         login_cookie=c.login_cookie(signals),
+        consent=c.consent(c.table(data, "consent")),
         config_cache=c.cache_policy(cache, "config", DEFAULT_CONFIG_CACHE),
         profile_cache=c.cache_policy(cache, "profiles", DEFAULT_PROFILE_CACHE),
         problems=tuple(c.problems),
@@ -434,10 +439,21 @@ class _Compiler:
 
     def login_cookie(self, signals: dict) -> str | None:
         value = signals.get("login_cookie")
-        if value is None or (isinstance(value, str) and re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}", value)):
+        if value is None or _is_cookie_name(value):
             return value
         self.problem("signals", f"login_cookie must be a cookie name, found {value!r}")
         return None
+
+    def consent(self, spec: dict) -> ConsentPolicy:
+        self.unknown_keys(spec, "consent", "consent")
+        cookie, value = spec.get("cookie"), spec.get("value")
+        if cookie is not None and not _is_cookie_name(cookie):
+            self.problem("consent", f"cookie must be a cookie name, found {cookie!r}")
+            return NOBODY   # a broken consent setting must not turn into consent for everyone
+        if value is not None and (cookie is None or not isinstance(value, str) or not value):
+            self.problem("consent", "value must be a non-empty string, and needs 'cookie'")
+            return NOBODY
+        return ConsentPolicy(cookie, value)
 
     def products(self, specs: dict) -> dict[str, dict]:
         products = {}
@@ -488,6 +504,10 @@ def _instant(value: Any, zone: Any) -> float:
         except Exception:
             raise ValueError(f"unknown timezone {zone!r}") from None
     return value.timestamp()
+
+
+def _is_cookie_name(value: Any) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}", value) is not None
 
 
 def _is_number(value: Any) -> bool:

@@ -1,11 +1,12 @@
 """The decision for one request: score the visitor, run the rules, render one fragment per slot,
 and explain it all in a trace.
 
-    decide(bundle, context, session, profile, now=..., logged_in=...) -> Decision
+    decide(bundle, context, session, profile, now=..., logged_in=..., preview=...) -> Decision
 
 Pure: the Worker passes the request context, the session from the cookie, the
 profile from KV and the clock; it gets back what to inject, the session to write
-back, and the trace to log.
+back, and the trace to log. A preview (core/preview.py) forces a tier, a rule or
+attributes, and counts no impressions.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from dataclasses import dataclass, field
 from .config import Bundle
 from .context import RequestContext
 from .fragments import Fragment, MissingParameter, Operation
+from .preview import Preview
 from .profile import UNKNOWN_PROFILE_ATTRIBUTES, Profile
 from .rules import Evaluation, Outcome
-from .scoring import Score, score
+from .scoring import Score, ScoringModel, score
 from .session import Session, record_impressions
 
 FALLBACK = "fallback"
@@ -93,14 +95,18 @@ def attribute_map(bundle: Bundle, context: RequestContext, session: Session | No
 
 
 def decide(bundle: Bundle, context: RequestContext, session: Session | None, profile: Profile | None, *,
-           now: float, logged_in: bool = False) -> Decision:
-    if context.is_bot:
+           now: float, logged_in: bool = False, preview: Preview | None = None) -> Decision:
+    if context.is_bot and preview is None:
         attributes = attribute_map(bundle, context, None, None, None, now=now, logged_in=False)
         choices = _fallbacks(bundle.slots.values(), attributes, {})
         return Decision(choices, None, {"bot": True, "choices": _trace_choices(choices)})
 
     result = score(bundle.scoring, session, profile, now, len(bundle.signals.stages))
+    if preview is not None and preview.tier is not None:
+        result = _with_tier(bundle.scoring, result, preview.tier)
     attributes = attribute_map(bundle, context, session, profile, result, now=now, logged_in=logged_in)
+    if preview is not None:
+        attributes = preview.apply(attributes)
     evaluation = bundle.evaluator.evaluate(
         attributes, now=now, visitor_id=session.visitor_id if session else None,
         impressions=session.impressions_of if session else _no_impressions, max_active=bundle.max_active)
@@ -114,12 +120,33 @@ def decide(bundle: Bundle, context: RequestContext, session: Session | None, pro
             shown.append(outcome.rule.id)
         else:
             evaluation.skip(outcome, f"missing parameter in {outcome.rule.fragment.id!r}: fallback shown")
+    forced = _force_rule(bundle, preview.rule, attributes, claimed) if preview and preview.rule else None
     choices = list(claimed.values()) + _fallbacks(
         (slot for name, slot in bundle.slots.items() if name not in claimed), attributes, controls)
-    if session is not None:
+    if session is not None and preview is None:
         session = record_impressions(session, shown)
     trace = {**result.trace(), "rules": _trace_rules(evaluation), "choices": _trace_choices(choices)}
+    if preview is not None:
+        trace["preview"] = {**preview.trace(), "forced": forced}
     return Decision(choices, session, trace)
+
+
+def _with_tier(model: ScoringModel, result: Score, tier: str) -> Score:
+    """The score at `tier`'s threshold (an unknown tier changes nothing)."""
+    threshold = dict(model.tiers).get(tier)
+    if threshold is None:
+        return result
+    return Score(threshold, tier, result.contributions, result.values)
+
+
+def _force_rule(bundle: Bundle, rule_id: str, attributes: dict, claimed: dict[str, Choice]) -> str:
+    """A previewed rule takes its slots whatever its condition, schedule, caps or holdout say."""
+    rule = next((rule for rule in bundle.rules if rule.id == rule_id), None)
+    if rule is None:
+        return "unknown rule"
+    if not _render(Outcome(rule, "fired", rule.slots), attributes, claimed):
+        return f"missing parameter in {rule.fragment.id!r}"
+    return "shown"
 
 
 def _render(outcome: Outcome, attributes: dict, claimed: dict[str, Choice]) -> bool:

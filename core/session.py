@@ -193,11 +193,16 @@ def load(value: str | None, keys: SessionKeys, now: float) -> Session | None:
     return session
 
 
-def set_cookie_header(value: str, *, secure: bool = True) -> str:
-    attributes = [f"{COOKIE_NAME}={value}", "Path=/", f"Max-Age={MAX_AGE_SECONDS}", "HttpOnly", "SameSite=Lax"]
+def set_cookie_header(value: str, *, secure: bool = True, max_age: int = MAX_AGE_SECONDS) -> str:
+    attributes = [f"{COOKIE_NAME}={value}", "Path=/", f"Max-Age={max_age}", "HttpOnly", "SameSite=Lax"]
     if secure:
         attributes.append("Secure")
     return "; ".join(attributes)
+
+
+def expired_cookie_header(*, secure: bool = True) -> str:
+    """Deletes the session cookie (consent withdrawn)."""
+    return set_cookie_header("", secure=secure, max_age=0)
 
 
 def cookie_value(cookie_header: str, name: str = COOKIE_NAME) -> str | None:

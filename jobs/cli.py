@@ -14,6 +14,7 @@ import click
 from intentedge import ConfigError, __version__
 
 from intentedge.keys import PROFILE_PREFIX
+from intentedge.preview import mint_token, preview_url
 from intentedge.session import COOKIE_NAME, SessionKeyError
 
 from . import cookies
@@ -122,6 +123,44 @@ def cookie(keys: str | None, visitor_id: str, idle: int, stage: str, **signals) 
     except (SessionKeyError, ValueError, KVError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{COOKIE_NAME}={value}")
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(text: str) -> int:
+    """`90s`, `30m`, `2h`, `7d` or plain seconds."""
+    number, unit = (text[:-1], text[-1]) if text[-1:] in _DURATION_UNITS else (text, "s")
+    if not number.isdigit():
+        raise click.BadParameter(f"{text!r} is not a duration like 30m, 2h or 1d", param_hint="--ttl")
+    return int(number) * _DURATION_UNITS[unit]
+
+
+@cli.command("preview-token")
+@click.option("--keys", help="SESSION_KEYS ('id:secret,...'); default: $SESSION_KEYS, then .dev.vars.")
+@click.option("--ttl", default="1h", show_default=True, help="How long it works: 30m, 2h, 1d (at most 7d).")
+@click.option("--url", help="Print this page's preview link instead of the bare token.")
+@click.option("--tier", help="With --url: force this intent tier.")
+@click.option("--rule", help="With --url: force this rule onto its slots.")
+@click.option("--set", "overrides", multiple=True, metavar="ATTRIBUTE=VALUE",
+              help="With --url: force an attribute, e.g. request.country=DE (repeatable).")
+def preview_token(keys: str | None, ttl: str, url: str | None, tier: str | None, rule: str | None,
+                  overrides: tuple[str, ...]) -> None:
+    """Mint a signed, expiring preview token: with it, ?pz_preview= shows the decision trace
+    (X-PZ-Trace header) and pz_tier, pz_rule and pz_set.* force a context (README: "Preview")."""
+    pairs: dict[str, str] = {}
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        if not sep or not name or name in pairs:
+            raise click.BadParameter(f"{item!r}: use ATTRIBUTE=VALUE, each attribute once", param_hint="--set")
+        pairs[name] = value
+    if url is None and (tier or rule or pairs):
+        raise click.UsageError("--tier, --rule and --set go into a link: add --url")
+    try:
+        token = mint_token(cookies.session_keys(keys, find_project()), now=time.time(), ttl=_seconds(ttl))
+    except (SessionKeyError, ValueError, KVError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(preview_url(url, token, tier=tier, rule=rule, overrides=pairs) if url else token)
 
 
 cli.add_command(build_profiles)

@@ -13,12 +13,14 @@ from intentedge import log_line, may_personalize_request, may_personalize_respon
 from intentedge.eligibility import PASS_THROUGH_HEADERS
 from intentedge.cache_policy import CacheStatus, normalized_cache_url, server_timing
 from intentedge.context import RequestContext
+from intentedge.consent import may_recognise
 from intentedge.decision import decide
-from intentedge.session import SessionKeyError, SessionKeys, dump, set_cookie_header
+from intentedge.preview import TOKEN_PARAM, TRACE_HEADER, requested_preview, trace_header
+from intentedge.session import SessionKeyError, SessionKeys, dump, expired_cookie_header, set_cookie_header
 from intentedge.visitor import logged_in, page_view, profile_key, returning_session
 
 from jsconvert import headers_from_js, optional_str, request_data_from_js, to_js_object
-from metadata import Timing, caching_enabled, read_bundle, read_profile
+from metadata import Budget, OverBudget, Timing, caching_enabled, read_bundle, read_profile
 from pagecache import PageResult, cached_page
 from rewriting import personalize
 
@@ -40,15 +42,21 @@ async def on_fetch(request, env, ctx):
 
 async def _get(request, env, ctx):
     """A GET: the page (cached or not) and, for HTML, its personalization."""
-    data = request_data_from_js(request, Date.now())
+    started = Date.now()
+    data = request_data_from_js(request, started)
+    context = RequestContext(data)
     cookie = data.headers.get("cookie", "")
     keys = _session_keys(env)
-    previous = returning_session(cookie, keys, data.now) if keys else None
+    preview = requested_preview(context.query, keys, now=data.now) if TOKEN_PARAM in context.query else None
+    # Crawlers and Sec-GPC requests are never recognised; [consent] is checked once the bundle is read.
+    previous = (returning_session(cookie, keys, data.now)
+                if keys and not context.is_bot and not context.gpc else None)
     # KV reads run while the origin works on the page.
     timing = Timing()
+    budget = Budget(env, started)
     bundle_read = asyncio.ensure_future(read_bundle(env, ctx, timing))
     salt = _secret(env, "PROFILE_SALT")
-    profile_read = (asyncio.ensure_future(read_profile(env, ctx, profile_key(previous, salt.encode())))
+    profile_read = (asyncio.ensure_future(_consented_profile(env, ctx, bundle_read, previous, cookie, salt))
                     if previous and salt else None)
     page = await _page(request, env, ctx)
     response = page.response
@@ -56,14 +64,16 @@ async def _get(request, env, ctx):
         _discard(bundle_read, profile_read)
         return response
     try:
-        bundle = await bundle_read
-        context = RequestContext(data)
-        session = None if keys is None or context.is_bot else page_view(previous, bundle.signals, context,
-                                                                          data.now, os.urandom)
-        decision = decide(bundle, context, session, await profile_read if profile_read else None,
-                          now=data.now, logged_in=logged_in(cookie, bundle.login_cookie))
+        bundle = await budget.wait(bundle_read, ctx, "config")
+        recognised = (keys is not None and not context.is_bot
+                      and may_recognise(bundle.consent, cookie, gpc=context.gpc))
+        session = page_view(previous, bundle.signals, context, data.now, os.urandom) if recognised else None
+        profile = await _within_budget(budget, profile_read, ctx) if recognised else None
+        decision = decide(bundle, context, session, profile, now=data.now,
+                          logged_in=logged_in(cookie, bundle.login_cookie), preview=preview)
         console.log(log_line("decision", path=context.path, **decision.trace))
-        out = _personalized(response, decision, keys, secure=not context.is_local_http)
+        out = _personalized(response, decision, keys, secure=not context.is_local_http,
+                            forget=previous is not None and not recognised, preview=preview is not None)
         out.headers.set("server-timing", server_timing([("pz-meta", timing.state, timing.ms),
                                                          ("pz-page", page.status, page.ms)]))
         return out
@@ -72,17 +82,40 @@ async def _get(request, env, ctx):
         return response
 
 
-def _personalized(response, decision, keys, *, secure: bool):
+async def _consented_profile(env, ctx, bundle_read, previous, cookie: str, salt: str):
+    """The visitor's profile, read only if the bundle's [consent] allows recognising them."""
+    bundle = await bundle_read
+    if not may_recognise(bundle.consent, cookie, gpc=False):   # Sec-GPC was checked before
+        return None
+    return await read_profile(env, ctx, profile_key(previous, salt.encode()))
+
+
+async def _within_budget(budget, profile_read, ctx):
+    """The profile, or None when there is none or it is late (logged: the page goes on without it)."""
+    if profile_read is None:
+        return None
+    try:
+        return await budget.wait(profile_read, ctx, "profile")
+    except OverBudget as exc:
+        console.error(log_line("kv_over_budget", what="profile", detail=str(exc)))
+        return None
+
+
+def _personalized(response, decision, keys, *, secure: bool, forget: bool, preview: bool):
     body = personalize(response, decision.choices) if decision.choices else response
     out = Response.new(body.body, body)
-    if decision.choices or decision.session is not None:
+    if decision.choices or decision.session is not None or forget or preview:
         # One visitor's page must never be stored for another.
         out.headers.set("cache-control", "private, no-store")
         out.headers.append("vary", "Cookie")
         for name in _ORIGIN_VALIDATORS:
             out.headers.delete(name)
-    if decision.session is not None:
+    if preview:   # a preview shows the trace and leaves the visitor's session as it was
+        out.headers.set(TRACE_HEADER, trace_header(decision.trace))
+    elif decision.session is not None:
         out.headers.append("set-cookie", set_cookie_header(dump(decision.session, keys), secure=secure))
+    elif forget:  # consent withdrawn, or Sec-GPC: the visitor's id goes
+        out.headers.append("set-cookie", expired_cookie_header(secure=secure))
     return out
 
 

@@ -7,6 +7,8 @@ A fresh entry costs no KV read; a stale one is served at once and refreshed thro
 read serves the old value within its stale-if-error window.
 """
 
+import asyncio
+
 from js import Date, console
 
 from intentedge import log_line
@@ -23,6 +25,9 @@ from jsconvert import bytes_from_buffer
 
 # The shortest edge cache TTL KV accepts; our own cache in front of it decides freshness.
 KV_CACHE_TTL = 60
+# How long a request may wait for KV, counted from its start (the var KV_BUDGET_MS).
+DEFAULT_BUDGET_MS = 50.0
+MAX_BUDGET_MS = 10_000.0
 
 _compiled = CompiledBundles()
 _cache = MetadataCache()
@@ -32,6 +37,60 @@ _policies = {"config": DEFAULT_CONFIG_CACHE, "profile": DEFAULT_PROFILE_CACHE}
 
 class MissingConfig(Exception):
     """Nothing is published yet: no pointer key in KV."""
+
+
+class OverBudget(Exception):
+    """KV did not answer within the request's budget: the page is served without it."""
+
+
+class Budget:
+    """How long a request waits for KV once its page is ready: until `started + KV_BUDGET_MS`.
+    A read still running then completes in the background and fills the isolate's cache, so
+    a later request gets it; this one is served with fallbacks."""
+
+    def __init__(self, env, started_ms: float):
+        self.ms = budget_ms(env)
+        self.deadline = started_ms + self.ms
+
+    async def wait(self, future, ctx, what: str):
+        """The read's result; OverBudget if it is still running at the deadline."""
+        if not future.done():
+            remaining = max(0.0, self.deadline - Date.now()) / 1000
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), remaining)
+            except TimeoutError:
+                run_in_background(ctx, _settle(future, what))
+                raise OverBudget(f"{what} not read from KV within KV_BUDGET_MS={self.ms:g}") from None
+        return future.result()
+
+
+def budget_ms(env) -> float:
+    """KV_BUDGET_MS in milliseconds (0 to 10,000); a value that is not a number means the default."""
+    raw = getattr(env, "KV_BUDGET_MS", None)
+    if raw is None:
+        return DEFAULT_BUDGET_MS
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0 <= value <= MAX_BUDGET_MS:
+        if raw not in _bad_budgets:
+            _bad_budgets.add(raw)
+            console.error(log_line("bad_var", name="KV_BUDGET_MS", value=str(raw)[:40],
+                                   reason=f"not a number of milliseconds from 0 to {MAX_BUDGET_MS:g}"))
+        return DEFAULT_BUDGET_MS
+    return value
+
+
+_bad_budgets: set = set()
+
+
+async def _settle(future, what: str) -> None:
+    """Wait for a late read (it caches what it read); its failure is logged here, nobody else sees it."""
+    try:
+        await future
+    except Exception as exc:
+        console.error(log_line("kv_late_read_failed", what=what, reason=type(exc).__name__, detail=str(exc)))
 
 
 class Timing:

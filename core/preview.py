@@ -1,0 +1,136 @@
+"""Preview and debug: a signed, expiring token lets a marketer force a context on a page and read
+the decision trace in a response header.
+
+    ?pz_preview=<token>                     the decision trace in the X-PZ-Trace response header
+    &pz_tier=high                           the visitor's intent tier (and its threshold as the score)
+    &pz_rule=spring-sale                    this rule fires on its slots, whatever its condition
+    &pz_set.request.country=DE              any attribute, e.g. the ones that define a segment
+
+    token = <key id>.<expiry, epoch seconds>.<base64url HMAC-SHA256>
+
+Tokens are signed with SESSION_KEYS (another MAC context than the session cookie's, so neither
+can pass for the other) and minted by `intentedge preview-token`. Without a valid token every
+pz_* parameter is ignored; none of them is ever part of a cache key (cache_policy.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from .session import SessionKeys
+
+TOKEN_PARAM = "pz_preview"
+TIER_PARAM = "pz_tier"
+RULE_PARAM = "pz_rule"
+SET_PREFIX = "pz_set."
+TRACE_HEADER = "x-pz-trace"
+MAX_TTL_SECONDS = 7 * 24 * 3600
+MAX_OVERRIDES = 16
+MAX_VALUE_CHARS = 256
+# Attributes a preview may set: the roots of the attribute map, not `params` (a rule's own).
+SETTABLE_ROOTS = frozenset({"request", "session", "profile", "cart", "product", "score", "tier", "logged_in",
+                            "city", "region", "country"})
+_MAC_CONTEXT = b"intentedge.preview.v1\x00"
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a valid preview request forces; an empty one only asks for the trace."""
+
+    tier: str | None = None
+    rule: str | None = None
+    overrides: tuple[tuple[tuple[str, ...], Any], ...] = ()
+
+    def apply(self, attributes: dict) -> dict:
+        """`attributes` with the overrides set (the dicts along each path are copied, not changed)."""
+        result = dict(attributes)
+        for path, value in self.overrides:
+            target = result
+            for name in path[:-1]:
+                inner = target.get(name)
+                target[name] = dict(inner) if isinstance(inner, dict) else {}
+                target = target[name]
+            target[path[-1]] = value
+        return result
+
+    def trace(self) -> dict:
+        return {"tier": self.tier, "rule": self.rule, "set": {".".join(path): value for path, value in self.overrides}}
+
+
+def mint_token(keys: SessionKeys, *, now: float, ttl: float) -> str:
+    if not 0 < ttl <= MAX_TTL_SECONDS:
+        raise ValueError(f"a preview token lives between 1 second and {MAX_TTL_SECONDS // 86400} days")
+    kid, secret = keys.signing
+    expires = str(int(now + ttl))
+    return f"{kid}.{expires}.{_b64(_mac(secret.reveal(), kid, expires))}"
+
+
+def token_is_valid(token: str, keys: SessionKeys, *, now: float) -> bool:
+    """Genuine, unexpired, and not valid for longer than a token can be minted for."""
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 12:
+        return False
+    kid, expires, mac = parts
+    secret = keys.get(kid)
+    if secret is None or not now < int(expires) <= now + MAX_TTL_SECONDS:
+        return False
+    return hmac.compare_digest(mac, _b64(_mac(secret.reveal(), kid, expires)))
+
+
+def requested_preview(query: Mapping[str, str], keys: SessionKeys | None, *, now: float) -> Preview | None:
+    """The preview a request asks for, or None if it carries no valid token (its pz_* are then ignored)."""
+    token = query.get(TOKEN_PARAM)
+    if not token or keys is None or not token_is_valid(token, keys, now=now):
+        return None
+    overrides = []
+    for name, raw in query.items():
+        if not name.startswith(SET_PREFIX) or len(overrides) == MAX_OVERRIDES:
+            continue
+        path = tuple(name[len(SET_PREFIX):].split("."))
+        if path[0] in SETTABLE_ROOTS and all(path) and len(path) <= 4 and len(raw) <= MAX_VALUE_CHARS:
+            overrides.append((path, _value(raw)))
+    return Preview(query.get(TIER_PARAM) or None, query.get(RULE_PARAM) or None, tuple(overrides))
+
+
+def preview_url(url: str, token: str, *, tier: str | None = None, rule: str | None = None,
+                overrides: Mapping[str, str] | None = None) -> str:
+    """`url` with the preview parameters added (the page's own query kept)."""
+    params = [(TOKEN_PARAM, token)]
+    params += [(name, value) for name, value in ((TIER_PARAM, tier), (RULE_PARAM, rule)) if value]
+    params += [(SET_PREFIX + path, value) for path, value in (overrides or {}).items()]
+    parts = urlsplit(url)
+    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
+    return urlunsplit(parts._replace(query=query))
+
+
+def trace_header(trace: dict, limit: int = 8192) -> str:
+    """The trace as one header value: ASCII JSON (no CR or LF can get in), cut down if too long."""
+    text = json.dumps(trace, ensure_ascii=True, separators=(",", ":"), default=str)
+    if len(text) <= limit:
+        return text
+    short = {key: trace[key] for key in ("score", "tier", "choices", "preview") if key in trace}
+    short["truncated"] = True
+    text = json.dumps(short, ensure_ascii=True, separators=(",", ":"), default=str)
+    return text if len(text) <= limit else '{"truncated":true}'
+
+
+def _value(raw: str) -> Any:
+    """`120` -> 120, `true` -> True, `"x"` -> "x"; anything else is the text itself."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw
+    return value if isinstance(value, (str, int, float, bool)) or value is None else raw
+
+
+def _mac(secret: bytes, kid: str, expires: str) -> bytes:
+    return hmac.digest(secret, _MAC_CONTEXT + kid.encode() + b"." + expires.encode(), "sha256")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
