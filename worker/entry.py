@@ -16,7 +16,8 @@ from intentedge.context import RequestContext
 from intentedge.consent import may_recognise
 from intentedge.decision import decide
 from intentedge.preview import TOKEN_PARAM, TRACE_HEADER, requested_preview, trace_header
-from intentedge.session import SessionKeyError, SessionKeys, dump, expired_cookie_header, set_cookie_header
+from intentedge.session import (SessionKeyError, SessionKeys, cookie_value, dump, expired_cookie_header,
+                                set_cookie_header)
 from intentedge.visitor import logged_in, page_view, profile_key, returning_session
 
 from jsconvert import headers_from_js, optional_str, request_data_from_js, to_js_object
@@ -72,8 +73,11 @@ async def _get(request, env, ctx):
         decision = decide(bundle, context, session, profile, now=data.now,
                           logged_in=logged_in(cookie, bundle.login_cookie), preview=preview)
         console.log(log_line("decision", path=context.path, **decision.trace))
-        out = _personalized(response, decision, keys, secure=not context.is_local_http,
-                            forget=previous is not None and not recognised, preview=preview is not None)
+        # consent withdrawn, or Sec-GPC: a session cookie the visitor still has is deleted
+        forget = (keys is not None and not recognised and not context.is_bot
+                  and cookie_value(cookie) is not None)
+        out = _personalized(response, decision, keys, secure=not context.is_local_http, forget=forget,
+                            preview=preview is not None)
         out.headers.set("server-timing", server_timing([("pz-meta", timing.state, timing.ms),
                                                          ("pz-page", page.status, page.ms)]))
         return out
@@ -114,7 +118,7 @@ def _personalized(response, decision, keys, *, secure: bool, forget: bool, previ
         out.headers.set(TRACE_HEADER, trace_header(decision.trace))
     elif decision.session is not None:
         out.headers.append("set-cookie", set_cookie_header(dump(decision.session, keys), secure=secure))
-    elif forget:  # consent withdrawn, or Sec-GPC: the visitor's id goes
+    elif forget:
         out.headers.append("set-cookie", expired_cookie_header(secure=secure))
     return out
 
