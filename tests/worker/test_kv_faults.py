@@ -49,6 +49,17 @@ def test_garbage_pointer(worker, broken_kv):
     _assert_unmodified(worker, "SchemaError", "intentedge.pointer: not msgpack")
 
 
+def test_empty_pointer(worker, broken_kv):
+    broken_kv.put(keys.CONFIG_POINTER, b"")
+    _assert_unmodified(worker, "SchemaError", "intentedge.pointer: not msgpack")
+
+
+def test_pointer_to_an_empty_bundle(worker, broken_kv):
+    broken_kv.put(UNKNOWN_KEY, b"")
+    broken_kv.put(keys.CONFIG_POINTER, _pointer_to(UNKNOWN_KEY))
+    _assert_unmodified(worker, "SchemaError", "intentedge.config: not msgpack")
+
+
 def test_pointer_to_garbage_bundle(worker, broken_kv):
     broken_kv.put(UNKNOWN_KEY, GARBAGE)
     broken_kv.put(keys.CONFIG_POINTER, _pointer_to(UNKNOWN_KEY))
