@@ -23,6 +23,7 @@ from .conditions import compile_condition, validate_condition
 from .consent import NOBODY, ConsentPolicy
 from .errors import ConfigError, Problem
 from .fragments import ContentType, Fragment, Operation, TemplateError
+from .markup import markup_problems
 from .metadata_cache import CachePolicy
 from .rules import CompiledRules, Rule
 from .scoring import DEFAULT_SATURATION, DEFAULT_WEIGHTS, VECTORS, ScoringModel
@@ -187,6 +188,10 @@ class _Compiler:
                 fragment = Fragment(fid, content, kinds[0], Operation(op))
             except TemplateError as exc:
                 self.problem(item, f"template: {exc}")
+                continue
+            unsafe = markup_problems(fragment.template) if fragment.is_html else []
+            if unsafe:
+                self.problem(item, f"html: {unsafe[0]}")
                 continue
             roots = sorted({p.path[0] for p in fragment.template.params} - ATTRIBUTE_ROOTS)
             if roots:

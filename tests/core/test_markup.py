@@ -1,0 +1,59 @@
+"""HTML fragments are checked when a bundle compiles: balanced, and parameters only where escaping works."""
+
+import pytest
+
+from intentedge.fragments import compile_template
+from intentedge.markup import markup_problems
+
+
+@pytest.mark.parametrize("html", [
+    pytest.param('<b class="pz">{city}</b>', id="text"),
+    pytest.param('<a title="{t}" href="https://shop.example/p/{product.id}?r={t}">{t}</a>', id="url-after-fixed-text"),
+    pytest.param('<a href="/search?q={request.query.q}">search</a>', id="relative-url"),
+    pytest.param('<img src="/img/{product.id}.png" alt="{product.name}">', id="void-with-params"),
+    pytest.param("<p>one<p>two", id="implied-p-end"),
+    pytest.param("<ul><li>a<li>b</ul>", id="implied-li-end"),
+    pytest.param("<table><tr><td>a<td>b</table>", id="implied-cell-ends"),
+    pytest.param("<br><hr/><input type=checkbox>", id="void"),
+    pytest.param("<style>.pz{{color:red}}</style><script>track()</script>", id="fixed-script-and-style"),
+    pytest.param("<!-- {city} -->{city}", id="comment"),
+    pytest.param("<textarea>{city}</textarea>", id="rcdata-escaped"),
+    pytest.param("plain {city} text & more", id="no-markup"),
+])
+def test_safe_fragments_pass(html):
+    assert markup_problems(compile_template(html)) == []
+
+
+@pytest.mark.parametrize("html, problem", [
+    pytest.param("<div>open", "<div> is never closed", id="unclosed"),
+    pytest.param("<section><b>x</section>", "</section> closes an element the fragment did not open",
+                 id="misnested"),
+    pytest.param("</main>", "</main> closes an element the fragment did not open", id="stray-end"),
+    pytest.param("<body>x", "<body> belongs to the page, not to a fragment", id="page-level"),
+    pytest.param('<a href="{u}">x</a>', "{u} in <a href>: a URL must start with fixed text", id="url-start"),
+    pytest.param('<a href=" {u}">x</a>', "{u} in <a href>: a URL must start with fixed text", id="url-start-space"),
+    pytest.param('<form action="{u}"></form>', "{u} in <form action>: a URL must start", id="form-action"),
+    pytest.param("<a href={u}>x</a>", "{u} in <a href>: quote the attribute value", id="unquoted"),
+    pytest.param('<img src="/a.png" onerror="{u}">', "{u} in <img onerror>: escaping cannot", id="handler"),
+    pytest.param('<b style="color:{u}">x</b>', "{u} in <b style>: escaping cannot", id="style-attribute"),
+    pytest.param('<iframe srcdoc="{u}"></iframe>', "{u} in <iframe srcdoc>: escaping cannot", id="srcdoc"),
+    pytest.param("<script>var a = '{u}';</script>", "{u} inside <script>", id="script"),
+    pytest.param("<style>.a{{content:'{u}'}}</style>", "{u} inside <style>", id="style"),
+    pytest.param('<div {u}="1"></div>', "a parameter names an attribute of <div>", id="attribute-name"),
+    pytest.param("<{u}>x", "a parameter names an element", id="element-name"),
+])
+def test_unsafe_fragments_are_refused(html, problem):
+    problems = markup_problems(compile_template(html))
+    assert problems and problems[0].startswith(problem), problems
+
+
+def test_a_config_with_an_unsafe_fragment_is_refused_by_the_cli_and_skipped_at_the_edge():
+    from intentedge import ConfigError, compile_bundle
+
+    config = {"fragments": {"ok": {"html": "<b>{city}</b>"}, "bad": {"html": '<a href="{request.query.next}">go</a>'}},
+              "slots": {"hero": {"fallback": "ok"}}}
+    with pytest.raises(ConfigError) as refused:
+        compile_bundle(config, source="site.toml")
+    assert [(p.item, p.reason.split(":")[0]) for p in refused.value.problems] == [("fragment 'bad'", "html")]
+    edge = compile_bundle(config, source="config/abc", strict=False)
+    assert edge.slots["hero"].fallback.id == "ok" and len(edge.problems) == 1
