@@ -20,7 +20,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from typing import Any, Mapping
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
 
 from .session import SessionKeys
 
@@ -73,7 +73,8 @@ def mint_token(keys: SessionKeys, *, now: float, ttl: float) -> str:
 def token_is_valid(token: str, keys: SessionKeys, *, now: float) -> bool:
     """Genuine, unexpired, and not valid for longer than a token can be minted for."""
     parts = token.split(".")
-    if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 12:
+    # isascii: str.isdigit() also takes digits int() refuses ("²"), and compare_digest() raises on non-ASCII
+    if len(parts) != 3 or not token.isascii() or not parts[1].isdigit() or len(parts[1]) > 12:
         return False
     kid, expires, mac = parts
     secret = keys.get(kid)
@@ -99,12 +100,15 @@ def requested_preview(query: Mapping[str, str], keys: SessionKeys | None, *, now
 
 def preview_url(url: str, token: str, *, tier: str | None = None, rule: str | None = None,
                 overrides: Mapping[str, str] | None = None) -> str:
-    """`url` with the preview parameters added (the page's own query kept)."""
+    """`url` with the preview parameters added (the page's own query kept, an earlier link's pz_* dropped:
+    the edge reads the first pz_preview)."""
     params = [(TOKEN_PARAM, token)]
     params += [(name, value) for name, value in ((TIER_PARAM, tier), (RULE_PARAM, rule)) if value]
     params += [(SET_PREFIX + path, value) for path, value in (overrides or {}).items()]
     parts = urlsplit(url)
-    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
+    own = "&".join(item for item in parts.query.split("&")
+                   if item and not unquote_plus(item.partition("=")[0]).lower().startswith("pz_"))
+    query = "&".join(q for q in (own, urlencode(params)) if q)
     return urlunsplit(parts._replace(query=query))
 
 
