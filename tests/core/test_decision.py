@@ -13,7 +13,8 @@ from intentedge.decision import CONTROL, FALLBACK, Choice, Decision, attribute_m
 from intentedge.fragments import ContentType, Fragment, Operation
 from intentedge.profile import Profile
 from intentedge.scoring import VECTORS
-from intentedge.session import Session, advance, new_session
+from intentedge.preview import Preview
+from intentedge.session import Session, advance, new_session, rule_tag
 
 from tests.core.builders import DAY, GOOGLEBOT_UA, MINUTE, NOW, context, counter_bytes, valid_config
 
@@ -422,3 +423,175 @@ def test_the_decision_sees_the_score_and_tier():
     decision = run("/", visitor, bundle=bundle)
     assert decision.trace["score"] == 51.2
     assert shown(decision)["banner"] == ("banner-sale", "hot")
+
+
+# -- previews ---------------------------------------------------------------------------------
+
+def forced_config() -> dict:
+    """CONFIG plus banner rules that never fire on their own, and tier and country rules on a strip."""
+    config = copy_config()
+    config["slots"]["strip"] = {}
+    config["fragments"]["strip-tier"] = {"html": "{tier} at {score:.0f}"}
+    config["rules"] += [
+        {"id": "later", "slot": "banner", "fragment": "banner-sale", "schedule": {"start": NOW + DAY}},
+        {"id": "capped", "slot": "banner", "fragment": "banner-sale", "cap": {"session": 1}},
+        {"id": "held", "slot": "banner", "fragment": "banner-sale", "holdout": 100},
+        {"id": "hot", "slot": "strip", "fragment": "strip-tier", "when": {"tier": "high", "score": {"$gte": 85}}},
+        {"id": "german", "slot": "strip", "fragment": "strip-tier", "when": {"request.country": "DE"}},
+    ]
+    return config
+
+
+FORCED = compile_bundle(forced_config(), source="t")
+CAPPED = {rule_tag("capped"): (1, 1)}   # "capped" has had its one showing this session
+
+
+def previewed(preview: Preview | None, path: str = "/", visitor: Session | None = None, **request) -> Decision:
+    visitor = visitor if visitor is not None else session(impressions=CAPPED)
+    return decide(FORCED, context(path, **request), visitor, None, now=NOW, preview=preview)
+
+
+@pytest.mark.parametrize(
+    "tier, score, strip",
+    [
+        pytest.param("high", 85.0, ("strip-tier", "hot"), id="high"),
+        pytest.param("medium", 60.0, None, id="medium"),
+        pytest.param("low", 0.0, None, id="low-the-implicit-floor"),
+    ],
+)
+def test_a_forced_tier_scores_its_threshold(tier, score, strip):
+    decision = previewed(Preview(tier=tier))
+    assert (decision.trace["score"], decision.trace["tier"]) == (score, tier)
+    assert shown(decision).get("strip") == strip
+
+
+def test_a_forced_tier_is_what_templates_render():
+    [strip] = [c for c in previewed(Preview(tier="high")).choices if c.slot == "strip"]
+    assert strip.content == "high at 85"
+
+
+@pytest.mark.parametrize("tier", [pytest.param("ultra", id="unknown"), pytest.param("HIGH", id="wrong-case")])
+def test_an_unknown_forced_tier_changes_nothing(tier):
+    visitor = session(pages=8, dwell=120, stage=1, impressions=CAPPED)     # scores 51.2, not 0
+    plain, forced = previewed(None, visitor=visitor), previewed(Preview(tier=tier), visitor=visitor)
+    assert (forced.trace["score"], forced.trace["tier"]) == (plain.trace["score"], plain.trace["tier"]) == (51.2, "low")
+    assert forced.choices == plain.choices
+
+
+@pytest.mark.parametrize(
+    "rule_id",
+    [
+        pytest.param("sale", id="condition-not-met"),
+        pytest.param("later", id="not-yet-scheduled"),
+        pytest.param("capped", id="frequency-capped"),
+        pytest.param("held", id="held-out"),
+    ],
+)
+def test_a_forced_rule_takes_its_slots_whatever_stops_it(rule_id):
+    assert "banner" not in shown(previewed(None))      # on its own, nothing shows on the banner
+    decision = previewed(Preview(rule=rule_id))
+    assert shown(decision)["banner"] == ("banner-sale", rule_id)
+    assert decision.trace["choices"]["banner"] == {"rule": rule_id, "fragment": "banner-sale",
+                                                   "variant": "banner-sale"}      # not "control"
+    assert decision.trace["preview"]["forced"] == "shown"
+
+
+def test_a_forced_rule_replaces_the_winner_of_its_slot():
+    visitor = session(cart_value=200.0, cart_items=1, impressions=CAPPED)
+    assert shown(previewed(None, visitor=visitor))["hero"] == ("hero-premium", "premium")
+    assert shown(previewed(Preview(rule="onboarding"), visitor=visitor))["hero"] == ("hero-onboarding", "onboarding")
+
+
+def test_a_forced_rule_renders_with_its_params():
+    [hero] = [c for c in previewed(Preview(rule="loyalty")).choices if c.slot == "hero"]
+    assert (hero.rule_id, hero.content) == ("loyalty", "<h2>20 % off for regulars</h2>")
+
+
+@pytest.mark.parametrize(
+    "rule_id, forced",
+    [
+        pytest.param("no-such-rule", "unknown rule", id="unknown"),
+        pytest.param("SALE", "unknown rule", id="ids-are-case-sensitive"),
+        # no product viewed: {product.name} has no value, and the slot keeps what it had
+        pytest.param("continue", "missing parameter in 'hero-continue'", id="missing-parameter"),
+    ],
+)
+def test_a_forced_rule_that_cannot_show_is_reported_and_changes_nothing(rule_id, forced):
+    decision = previewed(Preview(rule=rule_id))
+    assert decision.trace["preview"]["forced"] == forced
+    assert decision.choices == previewed(None).choices
+
+
+@pytest.mark.parametrize(
+    "overrides, path, slot, expected",
+    [
+        pytest.param(((("request", "country"), "DE"),), "/", "strip", ("strip-tier", "german"), id="request-country"),
+        pytest.param(((("request", "utm", "campaign"), "sale"),), "/", "banner", ("banner-sale", "sale"),
+                     id="nested-utm"),
+        pytest.param(((("cart", "value"), 300),), "/", "hero", ("hero-premium", "premium"), id="cart-value"),
+        pytest.param(((("session", "new_visitor"), True),), "/", "hero", ("hero-onboarding", "onboarding"),
+                     id="session-attribute"),
+        pytest.param(((("logged_in",), True), (("profile", "purchases"), 3)), "/", "hero", ("hero-loyalty", "loyalty"),
+                     id="two-roots"),
+    ],
+)
+def test_overrides_change_which_rules_match(overrides, path, slot, expected):
+    assert shown(previewed(None, path)).get(slot) != expected
+    assert shown(previewed(Preview(overrides=overrides), path))[slot] == expected
+
+
+def test_overrides_are_what_templates_render():
+    decision = previewed(Preview(overrides=((("city",), "Berlin"),)), "/guides/x", cf={"city": "Lyon"})
+    [promo] = [c for c in decision.choices if c.slot == "promo"]
+    assert promo.content == "Free pickup in Berlin <today>"
+
+
+@pytest.mark.parametrize(
+    "preview",
+    [
+        pytest.param(Preview(), id="trace-only"),
+        pytest.param(Preview(rule="sale"), id="forced-rule"),
+        pytest.param(Preview(overrides=((("request", "utm", "campaign"), "sale"),)), id="override"),
+    ],
+)
+def test_a_preview_counts_no_impressions(preview):
+    visitor = session(cart_value=200.0, cart_items=1)
+    plain = decide(FORCED, context("/"), visitor, None, now=NOW)
+    assert plain.session.impressions_of("premium") == (1, 1)      # the same page without a preview counts
+    decision = decide(FORCED, context("/"), visitor, None, now=NOW, preview=preview)
+    assert shown(decision)["hero"] == ("hero-premium", "premium")
+    assert decision.session == visitor
+
+
+@pytest.mark.parametrize(
+    "preview, entry",
+    [
+        pytest.param(Preview(), {"tier": None, "rule": None, "set": {}, "forced": None}, id="trace-only"),
+        pytest.param(Preview("high", "sale", ((("request", "country"), "DE"),)),
+                     {"tier": "high", "rule": "sale", "set": {"request.country": "DE"}, "forced": "shown"},
+                     id="everything"),
+        pytest.param(Preview(rule="nope"), {"tier": None, "rule": "nope", "set": {}, "forced": "unknown rule"},
+                     id="unknown-rule"),
+    ],
+)
+def test_the_trace_has_a_preview_entry(preview, entry):
+    trace = previewed(preview).trace
+    assert list(trace) == ["score", "tier", "contributions", "rules", "choices", "preview"]
+    assert trace["preview"] == entry
+    json.dumps(trace)
+    assert "preview" not in previewed(None).trace
+
+
+@pytest.mark.parametrize(
+    "preview, path, banner",
+    [
+        pytest.param(Preview(), "/guides/x?utm_campaign=sale", ("banner-sale", "sale"), id="trace-only"),
+        pytest.param(Preview(rule="later"), "/", ("banner-sale", "later"), id="forced-rule"),
+    ],
+)
+def test_a_bot_with_a_preview_is_evaluated(preview, path, banner):
+    bot = {"headers": {"user-agent": GOOGLEBOT_UA}, "cf": {"city": "Lyon"}}
+    assert "banner" not in shown(previewed(None, path, **bot))        # fallbacks only, as for any crawler
+    decision = previewed(preview, path, **bot)
+    assert shown(decision)["banner"] == banner
+    assert "bot" not in decision.trace and "preview" in decision.trace
