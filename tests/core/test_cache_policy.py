@@ -372,6 +372,16 @@ def test_server_timing_refuses_bad_entries(entry, message):
         pytest.param("https://shop.example/caf\u00e9?q=\u00e9", "https://shop.example/caf\u00e9?q=\u00e9",
                      id="non-ascii"),
         pytest.param("https://shop.example/a\tb\n?utm_source=x", "https://shop.example/ab", id="tab-and-newline"),
+        # preview parameters (core/preview.py) never split the cache, token or not
+        pytest.param("https://shop.example/p?pz_preview=k1.1790003600.abc&b=1", "https://shop.example/p?b=1",
+                     id="preview-token"),
+        pytest.param("https://shop.example/p?pz_preview=t&pz_tier=high&pz_rule=spring-sale&a=1"
+                     "&pz_set.request.country=DE&pz_set.session.pages=3", "https://shop.example/p?a=1",
+                     id="every-preview-parameter"),
+        pytest.param("https://shop.example/p?PZ_TIER=high&pz%5Fset.country=DE&pz_preview&q=1",
+                     "https://shop.example/p?q=1", id="preview-case-encoded-and-bare"),
+        pytest.param("https://shop.example/p?pz=1&pzx_tier=2&xpz_tier=3&pz.tier=4",
+                     "https://shop.example/p?pz=1&pz.tier=4&pzx_tier=2&xpz_tier=3", id="preview-lookalikes-kept"),
     ],
 )
 def test_normalized_cache_url(url, expected):

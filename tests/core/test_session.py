@@ -31,6 +31,7 @@ from intentedge.session import (
     advance,
     cookie_value,
     dump,
+    expired_cookie_header,
     load,
     new_session,
     record_impressions,
@@ -570,3 +571,21 @@ def test_cookie_value(header, expected):
 
 def test_cookie_value_of_another_name():
     assert cookie_value("pz=x; demo_login=alice", "demo_login") == "alice"
+
+
+# -- deleting the cookie (consent withdrawn) --------------------------------------------------
+
+
+@pytest.mark.parametrize("secure", [True, False], ids=["secure", "local-http"])
+def test_expired_cookie_header_deletes_the_cookie_it_replaces(secure):
+    expired = expired_cookie_header(secure=secure).split("; ")
+    normal = set_cookie_header("k1.a.b", secure=secure).split("; ")
+    assert expired[:3] == [f"{COOKIE_NAME}=", "Path=/", "Max-Age=0"]
+    # a browser deletes only the cookie with the same name, path and attributes it was set with
+    assert [a for a in expired if not a.startswith(("pz=", "Max-Age="))] == \
+        [a for a in normal if not a.startswith(("pz=", "Max-Age="))]
+    assert ("Secure" in expired) is secure
+
+
+def test_expired_cookie_header_defaults_to_secure():
+    assert expired_cookie_header() == "pz=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure"
