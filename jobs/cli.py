@@ -131,7 +131,7 @@ _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def _seconds(text: str) -> int:
     """`90s`, `30m`, `2h`, `7d` or plain seconds."""
     number, unit = (text[:-1], text[-1]) if text[-1:] in _DURATION_UNITS else (text, "s")
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):   # isdigit() alone takes "²" and "١"
         raise click.BadParameter(f"{text!r} is not a duration like 30m, 2h or 1d", param_hint="--ttl")
     return int(number) * _DURATION_UNITS[unit]
 
