@@ -110,7 +110,7 @@ def compile_bundle(data: Any, *, source: str, strict: bool = True) -> Bundle:
         products=c.products(c.table(data, "products")),
         max_active=c.max_active(c.table(data, "engine")),
         login_cookie=c.login_cookie(signals),
-        consent=c.consent(c.table(data, "consent")),
+        consent=c.consent(data.get("consent", {})),
         config_cache=c.cache_policy(cache, "config", DEFAULT_CONFIG_CACHE),
         profile_cache=c.cache_policy(cache, "profiles", DEFAULT_PROFILE_CACHE),
         problems=tuple(c.problems),
@@ -424,7 +424,7 @@ class _Compiler:
         self.unknown_keys(spec, "page", item)
         try:
             pattern = re.compile(spec.get("pattern"))
-        except (re.error, TypeError) as exc:
+        except (re.error, TypeError, OverflowError, RecursionError) as exc:  # a{9999999999}, 2000 nested groups
             self.problem(item, f"pattern is not a regular expression: {exc}")
             return None
         stage = spec.get("stage")
@@ -449,7 +449,10 @@ class _Compiler:
         self.problem("signals", f"login_cookie must be a cookie name, found {value!r}")
         return None
 
-    def consent(self, spec: dict) -> ConsentPolicy:
+    def consent(self, spec: Any) -> ConsentPolicy:
+        if not isinstance(spec, dict):
+            self.problem("consent", f"must be a table, found {_kind(spec)}")
+            return NOBODY   # a broken consent setting must not turn into consent for everyone
         self.unknown_keys(spec, "consent", "consent")
         cookie, value = spec.get("cookie"), spec.get("value")
         if cookie is not None and not _is_cookie_name(cookie):
@@ -481,7 +484,11 @@ class _Compiler:
             value = self.number(spec, name, item, None, minimum=0)
             if value is not None:
                 values[name] = value
-        return replace(default, **values)
+        try:
+            return replace(default, **values)
+        except ValueError as exc:  # the policy's own checks: infinity is a number, not a number of seconds
+            self.problem(item, str(exc))
+            return default
 
     def max_active(self, spec: dict) -> int:
         self.unknown_keys(spec, "engine", "engine")

@@ -130,27 +130,29 @@ async def _page(request, env, ctx) -> PageResult:
     key = normalized_cache_url(request.url)
     origin = optional_str(getattr(env, "ORIGIN_URL", None))
     try:
-        return await cached_page(key, lambda: _origin_or_502(request, env),
+        # The origin is asked for the page the key names: a parameter left out of the key
+        # (utm_*, pz_*, ...) must not reach a page that is stored for everyone.
+        return await cached_page(key, lambda: _origin_or_502(request, env, url=key),
                                  upstream_url(origin, key) if origin else key, ctx)
     except Exception as exc:  # the Cache API itself failed: go to the origin
         console.error(log_line("page_cache_failed", reason=type(exc).__name__, detail=str(exc)))
         return PageResult(await _origin_or_502(request, env), CacheStatus.ERROR, 0.0)
 
 
-async def _origin_or_502(request, env):
+async def _origin_or_502(request, env, url: str | None = None):
     try:
-        return await _fetch_origin(request, env)
+        return await _fetch_origin(request, env, url or request.url)
     except Exception as exc:
         console.error(log_line("origin_unreachable", method=request.method, error=repr(exc)))
         return Response.new(_BAD_GATEWAY, status=502,
                             headers=to_js_object({"content-type": "text/html; charset=utf-8"}))
 
 
-async def _fetch_origin(request, env):
+async def _fetch_origin(request, env, url: str):
     origin = optional_str(getattr(env, "ORIGIN_URL", None))
     if not origin:
-        return await fetch(request)
-    return await fetch(Request.new(upstream_url(origin, request.url), request), redirect="manual")
+        return await fetch(request if url == request.url else Request.new(url, request))
+    return await fetch(Request.new(upstream_url(origin, url), request), redirect="manual")
 
 
 def _secret(env, name: str) -> str | None:

@@ -931,8 +931,6 @@ def test_consent_of_the_wrong_type_is_rejected():
     assert problems({"consent": "required"}) == [("consent", "must be a table, found a string")]
 
 
-@pytest.mark.xfail(strict=True, reason="core/config.py: c.table() turns a non-table [consent] into {}, "
-                                       "which compiles to ConsentPolicy() (everybody recognised): fails open")
 @pytest.mark.parametrize("consent", [pytest.param("required", id="string"), pytest.param(["cc"], id="array")])
 def test_consent_of_the_wrong_type_fails_closed_at_the_edge(consent):
     assert compile_bundle({"consent": consent}, source="kv", strict=False).consent == NOBODY

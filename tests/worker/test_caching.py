@@ -156,3 +156,16 @@ def test_a_config_change_shows_after_the_fresh_ttl_without_a_restart(worker, pub
     finally:
         publish()
     worker.get_until("/", lambda r: b"default hero" in r.body, timeout=10, headers=crawler)
+
+
+def test_a_page_that_will_be_stored_is_fetched_by_its_cache_key(worker, origin, request):
+    """Parameters left out of the key never reach the origin on a cache fill, so a page that echoes
+    its query cannot store one visitor's `?utm_source=<script>` for everyone (nor a preview token)."""
+    page = path("fresh", request)
+    worker.get(page + "?utm_source=%3Cscript%3E&pz_preview=secret-token&b=2&a=1")
+    assert [seen.path for seen in origin.requests if seen.path.startswith(page)] == [page + "?a=1&b=2"]
+
+
+def test_a_page_that_is_not_stored_gets_the_visitors_own_url(worker, origin):
+    worker.get("/?utm_source=news", headers={"Authorization": "Basic eDp5"})   # bypasses the page cache
+    assert origin.requests[-1].path == "/?utm_source=news"
