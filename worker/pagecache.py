@@ -20,6 +20,8 @@ from jsconvert import headers_from_js, optional_str, to_js_object
 # The origin's own Cache-Control, kept on the stored copy (whose Cache-Control is ours).
 ORIGIN_CACHE_CONTROL = "x-intentedge-origin-cache-control"
 _POLICY_HEADERS = ("cache-control", "set-cookie", "vary", "age", "etag", "last-modified")
+# What described the origin's encoded body; the stored copy holds the decoded one.
+_ENCODING_HEADERS = ("content-encoding", "content-length")
 _revalidating: set[str] = set()   # keys with a background revalidation in flight in this isolate
 
 
@@ -66,7 +68,7 @@ async def _revalidate_now(key, stored, stored_at, policy, fetch_origin, upstream
         response = None
         console.error(log_line("origin_unreachable", key=key, error=repr(exc)))
     if response is not None and response.status == 304:
-        _in_background(ctx, _restore(key, stored.clone(), policy, response))
+        _in_background(ctx, _settled(_restore(key, stored.clone(), policy, response)))
         return PageResult(_as_served(stored), CacheStatus.REVALIDATED, Date.now() - started)
     if (response is None or response.status >= 500) and usable_on_error(stored_at, policy, Date.now() / 1000):
         return PageResult(_as_served(stored), CacheStatus.ERROR, Date.now() - started)
@@ -89,7 +91,9 @@ async def _revalidate_later(key, policy, upstream_url) -> None:
             if stored is not None:
                 await _settled(_restore(key, stored, policy, response))
         elif response.status < 500:
-            await _settled(_store(key, response, drop_unstorable=True))
+            work = _store(key, response, drop_unstorable=True)
+            if work is not None:
+                await work
         else:
             console.error(log_line("revalidate_failed", key=key, status=response.status))
     except Exception as exc:
@@ -99,21 +103,49 @@ async def _revalidate_later(key, policy, upstream_url) -> None:
 
 
 def _store(key: str, response, *, drop_unstorable: bool = False):
-    """Put a copy of an HTML page the origin allows shared caches to keep; the caller keeps `response`.
-    Returns the Cache API's promise (or None): the caller waits for it or hands it to waitUntil."""
+    """Copy an HTML page the origin allows shared caches to keep; the caller keeps `response`.
+    Returns the work that stores the copy (a coroutine: await it or hand it to _in_background),
+    or None when there is nothing to do. The copy must be taken now, before `response` is sent."""
     if not _is_html(response):
         return None
     policy = page_policy(response.status, headers_from_js(response.headers, _POLICY_HEADERS))
     if policy is None:
-        return caches.default.delete(Request.new(key)) if drop_unstorable else None
-    copy = response.clone()
-    stored = Response.new(copy.body, copy)
+        return _settled(caches.default.delete(Request.new(key))) if drop_unstorable else None
+    headers = storage_headers(policy, Date.now() / 1000)
     origin_cache_control = optional_str(response.headers.get("cache-control"))
     if origin_cache_control:
-        stored.headers.set(ORIGIN_CACHE_CONTROL, origin_cache_control)
-    for name, value in storage_headers(policy, Date.now() / 1000).items():
+        headers[ORIGIN_CACHE_CONTROL] = origin_cache_control
+    copy = response.clone()
+    # Read the copy from now on: a read that starts only after `response` went out sees a body the
+    # origin cut off as ending early instead of failing (workerd 1.20240725, a tee'd branch).
+    return _put_whole(key, copy, copy.arrayBuffer(), headers)
+
+
+async def _put_whole(key: str, copy, body_read, headers: dict[str, str]) -> None:
+    """Store `copy` once its whole body (`body_read`, the promise of it) has arrived. When the
+    origin hangs up mid-body, the read fails; put straight from the stream, the Cache API keeps
+    the part that came (miniflare does) and every visitor would get the cut-off page until it
+    expires. Stored without Content-Encoding: the body is the decoded one (kept encoded, a copy
+    came back from the cache as compressed bytes, which the rewriter cannot read)."""
+    try:
+        body = await body_read
+    except Exception as exc:
+        console.error(log_line("page_not_stored", key=key, reason="origin body failed", error=str(exc)))
+        return
+    declared = optional_str(copy.headers.get("content-length"))
+    if copy.headers.get("content-encoding") is None and declared is not None and declared != str(body.byteLength):
+        console.error(log_line("page_not_stored", key=key, reason="origin body short",
+                               error=f"{body.byteLength} of {declared} bytes"))
+        return
+    stored = Response.new(body, copy)
+    for name in _ENCODING_HEADERS:
+        stored.headers.delete(name)
+    for name, value in headers.items():
         stored.headers.set(name, value)
-    return caches.default.put(Request.new(key), stored)
+    try:
+        await caches.default.put(Request.new(key), stored)
+    except Exception as exc:
+        console.error(log_line("page_not_stored", key=key, reason="cache put failed", error=str(exc)))
 
 
 def _restore(key: str, stored, policy, not_modified):
@@ -132,9 +164,10 @@ async def _settled(promise) -> None:
         await promise
 
 
-def _in_background(ctx, promise) -> None:
-    if promise is not None:
-        ctx.waitUntil(promise)
+def _in_background(ctx, work) -> None:
+    """`work` (a coroutine, or None) after the response, through waitUntil."""
+    if work is not None:
+        run_in_background(ctx, work)
 
 
 async def _conditional_fetch(url: str, policy):
