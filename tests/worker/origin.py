@@ -6,11 +6,22 @@ tests can check what reached the origin through the Worker.
 
 from __future__ import annotations
 
+import base64
+import email.utils
+import gzip
 import hashlib
+import itertools
 import json
+import re
+import shutil
+import socket
+import struct
+import subprocess
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -64,6 +75,7 @@ CACHE_POLICIES = {
     "private": "private, max-age=60",
     "nostore": "no-store",
     "cookie": "max-age=60",        # with a Set-Cookie: never shared
+    "gzip": "public, max-age=60",  # sent with Content-Encoding: gzip
 }
 
 
@@ -74,6 +86,9 @@ class Origin:
     failing: set[str] = field(default_factory=set)       # paths answered with a 503
     delays: dict[str, float] = field(default_factory=dict)  # paths answered after a pause (seconds)
     versions: dict[str, int] = field(default_factory=dict)  # content version of a /cache/ path (ETag)
+    # /cache/ paths whose body is cut off mid-way: "length" (a Content-Length the body falls short of)
+    # or "chunked" (no last chunk)
+    truncating: dict[str, str] = field(default_factory=dict)
 
     def hits(self, path: str, method: str = "GET") -> int:
         """Requests for `path` (query ignored) that reached the origin."""
@@ -95,8 +110,11 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _record(self) -> Seen:
-        length = int(self.headers.get("content-length") or 0)
-        seen = Seen(self.command, self.path, dict(self.headers.items()), self.rfile.read(length))
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            body = _read_chunked(self.rfile)
+        else:
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        seen = Seen(self.command, self.path, dict(self.headers.items()), body)
         self.server.origin.requests.append(seen)
         return seen
 
@@ -114,6 +132,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.dumps({"method": seen.method, "path": seen.path, "length": len(seen.body),
                                "sha256": hashlib.sha256(seen.body).hexdigest()}).encode()
             self._send(200, "application/json", body, send_body=True)
+        elif self.path == "/fault/form":   # a form post answered with a page that has a slot
+            self._send(200, "text/html; charset=utf-8", FORM_RESULT, send_body=True)
         else:
             self._send(405, "text/plain", b"method not allowed\n", send_body=True)
 
@@ -129,6 +149,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path.startswith("/cache/"):
             self._cached_page(path, send_body)
+            return
+        if path.startswith("/fault/") or path == "/ws":
+            self._fault(path, send_body)
             return
         if self.path == "/redirect":
             self.send_response(302)
@@ -151,8 +174,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = _page(f"cached {version}", f'<div data-personalized-region="hero">v{version}</div>')
         extra = {"Set-Cookie": "origin=1; Path=/"} if policy == "cookie" else {}
-        self._send(200, "text/html; charset=utf-8", body, send_body,
-                   {"Cache-Control": CACHE_POLICIES[policy], "ETag": etag, **extra})
+        headers = {"Cache-Control": CACHE_POLICIES[policy], "ETag": etag, **extra}
+        if policy == "gzip":
+            body = gzip.compress(body)
+            headers.update({"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        truncating = self.server.origin.truncating.get(path) if send_body else None
+        if truncating == "length":
+            self._send_truncated(200, "text/html; charset=utf-8", body, headers)
+        elif truncating == "chunked":
+            self._send_chunked("text/html; charset=utf-8", [body[:len(body) // 2]], send_body, last=False,
+                               headers=headers)
+        else:
+            self._send(200, "text/html; charset=utf-8", body, send_body, headers)
 
     def _send(self, status: int, content_type: str, body: bytes, send_body: bool,
               headers: dict[str, str] | None = None) -> None:
@@ -165,3 +198,304 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if send_body:
             self.wfile.write(body)
+
+    # --- /fault/...: an origin that misbehaves in every way tests/worker/test_origin_faults*.py need
+
+    def _fault(self, path: str, send_body: bool) -> None:
+        if path == "/ws" and self.headers.get("upgrade", "").lower() == "websocket":
+            self._websocket()
+        elif path == "/fault/reset":
+            self._reset()
+        elif path == "/fault/close":      # hang up before sending anything, without a reset
+            self.close_connection = True
+        elif path.startswith("/fault/redirect/"):
+            self.send_response(int(path.rsplit("/", 1)[1]))
+            self.send_header("Location", self.path.partition("?to=")[2])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif path.startswith("/fault/status/"):
+            status = int(path.rsplit("/", 1)[1])
+            self._send(status, "text/html; charset=utf-8", STATUS_PAGE, send_body)
+        elif path == "/fault/gzip.html":
+            self._send(200, "text/html; charset=utf-8", gzip.compress(SLOTTED), send_body,
+                       {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        elif path == "/fault/br.html":
+            self._send(200, "text/html; charset=utf-8", brotli_compress(SLOTTED), send_body,
+                       {"Content-Encoding": "br", "Vary": "Accept-Encoding"})
+        elif path == "/fault/chunked.html":
+            self._send_chunked("text/html; charset=utf-8", CHUNKED_PARTS, send_body, pauses=CHUNK_PAUSES)
+        elif path == "/fault/truncated.html":
+            self._send_truncated(200, "text/html; charset=utf-8", SLOTTED, {})
+        elif path == "/fault/truncated.txt":
+            self._send_truncated(200, "text/plain", SLOTTED, {})
+        elif path == "/fault/truncated-chunked.html":
+            self._send_chunked("text/html; charset=utf-8", CHUNKED_PARTS[:3], send_body, last=False)
+        elif path == "/fault/big.html":
+            self._send(200, "text/html; charset=utf-8", big_page(), send_body)
+        elif path == "/fault/typed.html":   # SLOTTED with the Content-Type given as ?type=...
+            content_type = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)["type"][0]
+            self._send(200, content_type, SLOTTED, send_body)
+        elif path == "/fault/ranged.html":
+            self._ranged(SLOTTED, send_body)
+        elif path == "/fault/validated.html":
+            self._validated(send_body)
+        elif path in FAULT_PAGES:
+            content_type, body = FAULT_PAGES[path]
+            self._send(200, content_type, body, send_body)
+        else:
+            self._send(404, "text/html", NOT_FOUND, send_body)
+
+    def _send_truncated(self, status: int, content_type: str, body: bytes, headers: dict[str, str]) -> None:
+        """Announce the whole body, send half of it, and hang up."""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body[:len(body) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+
+    def _send_chunked(self, content_type: str, parts: list[bytes], send_body: bool, *, last: bool = True,
+                      headers: dict[str, str] | None = None, pauses: dict[int, float] | None = None) -> None:
+        """Transfer-Encoding: chunked, one chunk per part, with a pause after each (CHUNK_PAUSE, or
+        the part's own in `pauses`, by index); without the last (empty) chunk when `last` is false: the connection closes mid-body."""
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("X-Origin", "test-origin")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if send_body:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if not send_body:
+            return
+        for index, part in enumerate(parts):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.flush()
+            time.sleep((pauses or {}).get(index, CHUNK_PAUSE))
+        if last:
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            self.close_connection = True
+
+    def _reset(self) -> None:
+        """Drop the connection with a TCP reset before any byte of a response."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
+
+    def _ranged(self, body: bytes, send_body: bool) -> None:
+        """One `bytes=a-b` range as a 206, anything else the whole page (shareable, so a Worker that
+        answered ranges from its page cache would show it)."""
+        headers = {"Accept-Ranges": "bytes", "Cache-Control": "public, max-age=60"}
+        match = re.fullmatch(r"bytes=(\d+)-(\d+)", self.headers.get("range", ""))
+        if match is None:
+            self._send(200, "text/html; charset=utf-8", body, send_body, headers)
+            return
+        first, last = int(match[1]), min(int(match[2]), len(body) - 1)
+        headers["Content-Range"] = f"bytes {first}-{last}/{len(body)}"
+        self._send(206, "text/html; charset=utf-8", body[first:last + 1], send_body, headers)
+
+    def _validated(self, send_body: bool) -> None:
+        """A page with both validators; a conditional request that matches gets a 304."""
+        headers = {"ETag": VALIDATED_ETAG, "Last-Modified": VALIDATED_LAST_MODIFIED, "Cache-Control": "no-cache"}
+        since = self.headers.get("if-modified-since")
+        if self.headers.get("if-none-match") == VALIDATED_ETAG or (
+                since and email.utils.parsedate_to_datetime(since) >= email.utils.parsedate_to_datetime(
+                    VALIDATED_LAST_MODIFIED)):
+            self.send_response(304)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("X-Origin", "test-origin")
+            self.end_headers()
+            return
+        self._send(200, "text/html; charset=utf-8", SLOTTED, send_body, headers)
+
+    def _websocket(self) -> None:
+        """RFC 6455 handshake, then echo every text or binary message until a close frame."""
+        accept = base64.b64encode(hashlib.sha1(
+            (self.headers["sec-websocket-key"] + WEBSOCKET_GUID).encode()).digest()).decode()
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        while True:
+            frame = read_websocket_frame(self.rfile)
+            if frame is None:
+                return
+            opcode, payload = frame
+            if opcode == 0x8:
+                self.wfile.write(websocket_frame(0x8, payload))
+                return
+            if opcode == 0x9:
+                self.wfile.write(websocket_frame(0xA, payload))
+            elif opcode in (0x1, 0x2):
+                self.wfile.write(websocket_frame(opcode, payload))
+            self.wfile.flush()
+
+
+def _read_chunked(reader) -> bytes:
+    body = bytearray()
+    while True:
+        size = int(reader.readline().split(b";")[0].strip(), 16)
+        if size == 0:
+            while reader.readline() not in (b"\r\n", b"\n", b""):   # trailers
+                pass
+            return bytes(body)
+        body += reader.read(size)
+        reader.readline()
+
+
+# --- WebSocket frames (RFC 6455), for the origin and for the tests' raw client
+
+WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def websocket_frame(opcode: int, payload: bytes, mask: bytes | None = None) -> bytes:
+    """One final frame; a client must mask (`mask`: 4 bytes), a server must not."""
+    head = bytes([0x80 | opcode])
+    mask_bit = 0x80 if mask else 0
+    if len(payload) < 126:
+        head += bytes([mask_bit | len(payload)])
+    elif len(payload) < 1 << 16:
+        head += bytes([mask_bit | 126]) + struct.pack("!H", len(payload))
+    else:
+        head += bytes([mask_bit | 127]) + struct.pack("!Q", len(payload))
+    if mask:
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        head += mask
+    return head + payload
+
+
+def read_websocket_frame(reader) -> tuple[int, bytes] | None:
+    """(opcode, unmasked payload) of one frame, None at the end of the stream."""
+    head = reader.read(2)
+    if len(head) < 2:
+        return None
+    length = head[1] & 0x7F
+    if length == 126:
+        length = struct.unpack("!H", reader.read(2))[0]
+    elif length == 127:
+        length = struct.unpack("!Q", reader.read(8))[0]
+    mask = reader.read(4) if head[1] & 0x80 else None
+    payload = reader.read(length)
+    if mask:
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return head[0] & 0x0F, payload
+
+
+# --- the fault pages
+
+STATUS_PAGE = _page("Status", '<h1>origin status page</h1><div data-personalized-region="hero">origin hero</div>')
+FORM_RESULT = _page("Posted", '<div data-personalized-region="hero">origin hero</div>')
+
+# SLOTTED in chunks that split a slot's attribute name, its value and a tag name, then the
+# second slot's opening tag one byte a chunk; CHUNK_PAUSE after each, longer after the first.
+CHUNK_PAUSE = 0.01
+
+
+def _chunked_parts(page: bytes) -> list[bytes]:
+    first = page.index(b"data-personalized-region") + len(b"data-person")
+    value = page.index(b'"hero"', first) + len(b'"he')
+    second = page.index(b"<sec")
+    tag_end = page.index(b">", second) + 1
+    cuts = [0, first, value, second + len(b"<se")]
+    parts = [page[a:b] for a, b in itertools.pairwise(cuts)]
+    parts += [page[i:i + 1] for i in range(cuts[-1], tag_end)]
+    return parts + [page[tag_end:]]
+
+
+CHUNKED_PARTS = _chunked_parts(SLOTTED)
+CHUNK_PAUSES = {0: 0.5}   # part index -> seconds: a slow origin stalls in a slot's attribute
+
+
+@cache
+def big_page() -> bytes:
+    """About 10 MB of HTML with one slot near the end."""
+    line = "<p>filler paragraph {:07d}: the quick brown fox jumps over the lazy dog.</p>\n"
+    filler = "".join(line.format(i) for i in range(10_000_000 // len(line.format(0))))
+    return _page("Big", filler + '<div data-personalized-region="hero">origin hero</div>\n<p>the end</p>')
+
+
+VALIDATED_ETAG = '"validated-v1"'
+VALIDATED_LAST_MODIFIED = "Wed, 21 Oct 2026 07:28:00 GMT"
+
+
+def _charset_page(meta: str = "") -> str:
+    return ("<!DOCTYPE html>\n<html><head>" + meta + "<title>Zeichensätze</title></head>\n<body>\n"
+            "<p>Vorher: Grüße aus Köln – “Qualität”</p>\n"
+            '<div data-personalized-region="hero">Ursprünglich: Café</div>\n'
+            "<p>Nachher: Ärger, Öl, Übermaß</p>\n</body></html>\n")
+
+
+SJIS_TEXT = ("<!DOCTYPE html>\n<html><head><title>日本語のページ</title></head>\n<body>\n"
+             "<p>前の段落：こんにちは世界</p>\n"
+             '<div data-personalized-region="hero">元の内容：東京</div>\n'
+             "<p>後の段落：さようなら</p>\n</body></html>\n")
+
+# path -> (the text of the page, the charset its bytes are in, Content-Type)
+CHARSET_PAGES: dict[str, tuple[str, str, str]] = {
+    "/fault/charset/cp1252.html": (_charset_page(), "cp1252", "text/html; charset=windows-1252"),
+    "/fault/charset/latin1.html": (_charset_page().replace("–", "-").replace("“", '"').replace("”", '"'),
+                                   "latin-1", "text/html; charset=ISO-8859-1"),
+    "/fault/charset/sjis.html": (SJIS_TEXT, "shift_jis", "text/html; charset=Shift_JIS"),
+    # the charset only in the page: the header says nothing
+    "/fault/charset/meta.html": (_charset_page('<meta charset="windows-1252">'), "cp1252",
+                                 "text/html"),
+    "/fault/charset/bom.html": ("\ufeff" + _charset_page(), "utf-8", "text/html; charset=utf-8"),
+    "/fault/charset/bom-only.html": ("\ufeff" + _charset_page(), "utf-8", "text/html"),
+    "/fault/charset/utf16.html": ("\ufeff" + _charset_page(), "utf-16-le", "text/html; charset=utf-16"),
+    "/fault/charset/utf16-bom-only.html": ("\ufeff" + _charset_page(), "utf-16-le", "text/html"),
+    "/fault/charset/http-equiv.html": (
+        _charset_page('<meta http-equiv="Content-Type" content="text/html; charset=windows-1252">'), "cp1252",
+        "text/html"),
+}
+
+# Slot-like text where no element is: only the one real slot element at the end may change.
+INERT = _page("Inert", """<script>document.write('<div data-personalized-region="hero">in a script</div>');</script>
+<style>[data-personalized-region="hero"]::after { content: '<div data-personalized-region="hero">'; }</style>
+<!-- <div data-personalized-region="hero">in a comment</div> -->
+<a title='<div data-personalized-region="hero">' href="#">in an attribute value</a>
+<img alt='data-personalized-region="hero"' src="x.png">
+<textarea><div data-personalized-region="hero">in a textarea</div></textarea>
+<title><div data-personalized-region="hero">in a title</div></title>
+<noscript><div data-personalized-region="hero">in noscript</div></noscript>
+<xmp><div data-personalized-region="hero">in xmp</div></xmp>
+<script type="text/template"><div data-personalized-region="hero">in a script template</div></script>
+<p>data-personalized-region="hero" as plain text</p>
+<div data-personalized-region="hero">the real slot</div>""")
+
+# A slot inside a slot: another slot, the same slot, and a slot inside a <template>.
+NESTED = _page("Nested", """<div data-personalized-region="hero" id="outer">outer before
+<span data-personalized-region="promo" id="inner">inner promo</span>
+<p data-personalized-region="hero" id="same">inner hero</p>
+outer after</div>
+<template><div data-personalized-region="hero" id="templated">in a template</div></template>
+<aside data-personalized-region="promo" id="after">promo after</aside>""")
+
+FAULT_PAGES: dict[str, tuple[str, bytes]] = {
+    "/fault/slow.html": ("text/html; charset=utf-8", SLOTTED),
+    "/fault/inert.html": ("text/html; charset=utf-8", INERT),
+    "/fault/nested.html": ("text/html; charset=utf-8", NESTED),
+    **{path: (content_type, text.encode(charset)) for path, (text, charset, content_type) in CHARSET_PAGES.items()},
+}
+
+
+def brotli_compress(data: bytes) -> bytes:
+    """Python has no brotli here; node's zlib has."""
+    return _node_zlib("brotliCompressSync", data)
+
+
+def brotli_decompress(data: bytes) -> bytes:
+    return _node_zlib("brotliDecompressSync", data)
+
+
+def _node_zlib(function: str, data: bytes) -> bytes:
+    node = shutil.which("node")
+    script = f"process.stdout.write(require('zlib').{function}(require('fs').readFileSync(0)))"
+    return subprocess.run([node, "-e", script], input=data, capture_output=True, check=True).stdout
