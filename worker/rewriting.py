@@ -5,9 +5,10 @@ from pyodide.ffi import create_once_callable, create_proxy
 
 from intentedge import log_line
 from intentedge.decision import Choice
+from intentedge.eligibility import ascii_html, header_charset, meta_charset, meta_means_utf8
 from intentedge.fragments import Operation
 
-from jsconvert import to_js_object
+from jsconvert import optional_str, to_js_object
 
 SLOT_ATTRIBUTE = "data-personalized-region"
 
@@ -22,8 +23,15 @@ def personalize(response, choices: list[Choice]):
     """
     rewriter = HTMLRewriter.new()
     proxies = []
+    page = _Page(header_charset(optional_str(response.headers.get("content-type"))) is None)
+    if page.ascii_only:
+        meta = create_proxy(page.meta)
+        proxies.append(meta)
+        handlers = to_js_object({"element": meta})
+        rewriter.on("meta[charset]", handlers)
+        rewriter.on("meta[http-equiv]", handlers)
     for choice in choices:
-        element = create_proxy(_SlotHandler(choice).element)
+        element = create_proxy(_SlotHandler(choice, page).element)
         proxies.append(element)
         rewriter.on(f'[{SLOT_ATTRIBUTE}="{choice.slot}"]', to_js_object({"element": element}))
     # Destroys itself after its one call; it destroys the element handlers synchronously
@@ -32,10 +40,35 @@ def personalize(response, choices: list[Choice]):
     return rewriter.transform(response)
 
 
+class _Page:
+    """What the rewriter knows of one page's charset (see intentedge.eligibility): without one in the
+    Content-Type header, fragments go in as ASCII until a `<meta>` declares UTF-8."""
+
+    def __init__(self, ascii_only: bool):
+        self.ascii_only = ascii_only
+        self._declared = False
+
+    def meta(self, element) -> None:
+        if self._declared:   # the first declaration counts, as in browsers
+            return
+        try:
+            label = meta_charset(optional_str(element.getAttribute("charset")),
+                                 optional_str(element.getAttribute("http-equiv")),
+                                 optional_str(element.getAttribute("content")))
+        except Exception as exc:   # fragments stay ASCII: right in any charset
+            console.error(log_line("meta_charset_unreadable", error=repr(exc)))
+            return
+        if label is not None:
+            self._declared = True
+            self.ascii_only = not meta_means_utf8(label)
+
+
 class _SlotHandler:
-    def __init__(self, choice: Choice):
+    def __init__(self, choice: Choice, page: _Page):
         self.choice = choice
+        self.page = page
         self.content, self.html = choice.insertion()
+        self._ascii = None
 
     def element(self, element) -> None:
         # An exception here would abort the stream mid-page; a slot left as the origin sent it is better.
@@ -43,7 +76,12 @@ class _SlotHandler:
             if self.choice.marks_slot:
                 for name, value in self.choice.markers.items():
                     element.setAttribute(name, value)
-            _insert(element, self.choice.fragment.operation, self.content, self.html)
+            if self.page.ascii_only:
+                if self._ascii is None:
+                    self._ascii = ascii_html(self.content, self.html)
+                _insert(element, self.choice.fragment.operation, self._ascii, True)
+            else:
+                _insert(element, self.choice.fragment.operation, self.content, self.html)
         except Exception as exc:
             console.error(log_line("inject_failed", slot=self.choice.slot,
                                    fragment=self.choice.fragment.id, error=repr(exc)))
