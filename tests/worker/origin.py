@@ -470,13 +470,16 @@ INERT = _page("Inert", """<script>document.write('<div data-personalized-region=
 <p>data-personalized-region="hero" as plain text</p>
 <div data-personalized-region="hero">the real slot</div>""")
 
-# A slot inside a slot: another slot, the same slot, and a slot inside a <template>.
+# Slots inside slots: another slot and the same slot inside a slot a crawler gets filled (hero),
+# a hero inside a slot a crawler's page keeps (promo has no fallback), and a hero in a <template>.
 NESTED = _page("Nested", """<div data-personalized-region="hero" id="outer">outer before
 <span data-personalized-region="promo" id="inner">inner promo</span>
 <p data-personalized-region="hero" id="same">inner hero</p>
 outer after</div>
-<template><div data-personalized-region="hero" id="templated">in a template</div></template>
-<aside data-personalized-region="promo" id="after">promo after</aside>""")
+<section data-personalized-region="promo" id="kept">kept
+<div data-personalized-region="hero" id="inside-kept">inner hero</div>
+</section>
+<template><div data-personalized-region="hero" id="templated">in a template</div></template>""")
 
 FAULT_PAGES: dict[str, tuple[str, bytes]] = {
     "/fault/slow.html": ("text/html; charset=utf-8", SLOTTED),
