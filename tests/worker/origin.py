@@ -111,7 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _record(self) -> Seen:
         if "chunked" in self.headers.get("transfer-encoding", "").lower():
-            body = _read_chunked(self.rfile)
+            body = read_chunked(self.rfile)
         else:
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
         seen = Seen(self.command, self.path, dict(self.headers.items()), body)
@@ -339,7 +339,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
 
-def _read_chunked(reader) -> bytes:
+def read_chunked(reader) -> bytes:
     body = bytearray()
     while True:
         size = int(reader.readline().split(b";")[0].strip(), 16)
