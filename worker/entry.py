@@ -150,9 +150,12 @@ async def _origin_or_502(request, env, url: str | None = None):
 
 async def _fetch_origin(request, env, url: str):
     origin = optional_str(getattr(env, "ORIGIN_URL", None))
-    if not origin:
-        return await fetch(request if url == request.url else Request.new(url, request))
-    return await fetch(Request.new(upstream_url(origin, url), request), redirect="manual")
+    target = upstream_url(origin, url) if origin else url
+    expects = request.headers.get("expect") is not None
+    upstream = request if target == request.url and not expects else Request.new(target, request)
+    if expects:  # fetch would take the origin's interim "100 Continue" for its answer
+        upstream.headers.delete("expect")
+    return await (fetch(upstream, redirect="manual") if origin else fetch(upstream))
 
 
 def _secret(env, name: str) -> str | None:

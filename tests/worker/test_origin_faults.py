@@ -323,10 +323,6 @@ def test_a_5_mb_post_reaches_the_origin_intact(worker, origin, chunked):
                                       "sha256": hashlib.sha256(body).hexdigest()}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "worker/entry.py forwards Expect: 100-continue to the origin; workerd's fetch takes the origin's "
-    "interim 100 for the final response, so the client gets status 100 with the origin's whole "
-    "response as its body, and the connection hangs. Fix: delete `expect` from the upstream request."))
 def test_a_post_with_expect_100_continue_gets_the_origins_answer(worker):
     """curl sends `Expect: 100-continue` with every body over 1 MB; so do other HTTP clients."""
     body = random.Random(100).randbytes(2 * 1024 * 1024)
