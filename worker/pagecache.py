@@ -7,7 +7,7 @@ serves every visitor. What the origin does not mark as shareable (`private`,
 `no-store`, `Set-Cookie`, a `Vary` beyond Accept-Encoding, no max-age) is never stored.
 """
 
-from js import Date, Request, Response, caches, console, fetch
+from js import Date, IdentityTransformStream, Request, Response, caches, console, fetch
 
 from intentedge import log_line, media_type
 from intentedge.cache_policy import (STORED_HEADER, CacheStatus, PageState, page_policy, page_state,
@@ -116,36 +116,46 @@ def _store(key: str, response, *, drop_unstorable: bool = False):
     if origin_cache_control:
         headers[ORIGIN_CACHE_CONTROL] = origin_cache_control
     copy = response.clone()
-    # Read the copy from now on: a read that starts only after `response` went out sees a body the
-    # origin cut off as ending early instead of failing (workerd 1.20240725, a tee'd branch).
-    return _put_whole(key, copy, copy.arrayBuffer(), headers)
-
-
-async def _put_whole(key: str, copy, body_read, headers: dict[str, str]) -> None:
-    """Store `copy` once its whole body (`body_read`, the promise of it) has arrived. When the
-    origin hangs up mid-body, the read fails; put straight from the stream, the Cache API keeps
-    the part that came (miniflare does) and every visitor would get the cut-off page until it
-    expires. Stored without Content-Encoding: the body is the decoded one (kept encoded, a copy
-    came back from the cache as compressed bytes, which the rewriter cannot read)."""
-    try:
-        body = await body_read
-    except Exception as exc:
-        console.error(log_line("page_not_stored", key=key, reason="origin body failed", error=str(exc)))
-        return
-    declared = optional_str(copy.headers.get("content-length"))
-    if copy.headers.get("content-encoding") is None and declared is not None and declared != str(body.byteLength):
-        console.error(log_line("page_not_stored", key=key, reason="origin body short",
-                               error=f"{body.byteLength} of {declared} bytes"))
-        return
+    # The copy streams into the cache as it arrives, through a pipe whose end says whether the
+    # origin's body came whole (a read of a tee'd branch that starts later sees a cut-off body end
+    # cleanly instead of failing: workerd 1.20240725).
+    piped = body = None
+    if copy.body is not None:
+        pipe = IdentityTransformStream.new()
+        piped, body = copy.body.pipeTo(pipe.writable), pipe.readable
     stored = Response.new(body, copy)
     for name in _ENCODING_HEADERS:
         stored.headers.delete(name)
     for name, value in headers.items():
         stored.headers.set(name, value)
+    return _put_whole(key, caches.default.put(Request.new(key), stored), piped)
+
+
+async def _put_whole(key: str, put, piped) -> None:
+    """Wait for the copy's `put`; take the copy back out when the origin's body did not come whole
+    (`piped` failed): the Cache API keeps the part of a failing stream it got (miniflare does), and
+    every visitor would get the cut-off page until it expired. The copy is stored without
+    Content-Encoding, its body being the decoded one (kept, the header made the cache hand back
+    compressed bytes that neither the rewriter nor an identity client can read)."""
     try:
-        await caches.default.put(Request.new(key), stored)
+        if piped is not None:
+            await piped
+    except Exception as exc:
+        await _settled_quietly(put)
+        await caches.default.delete(Request.new(key))
+        console.error(log_line("page_not_stored", key=key, reason="origin body failed", error=str(exc)))
+        return
+    try:
+        await put
     except Exception as exc:
         console.error(log_line("page_not_stored", key=key, reason="cache put failed", error=str(exc)))
+
+
+async def _settled_quietly(promise) -> None:
+    try:
+        await promise
+    except Exception:
+        pass
 
 
 def _restore(key: str, stored, policy, not_modified):
