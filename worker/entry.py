@@ -72,7 +72,6 @@ async def _get(request, env, ctx):
         profile = await _within_budget(budget, profile_read, ctx) if recognised else None
         decision = decide(bundle, context, session, profile, now=data.now,
                           logged_in=logged_in(cookie, bundle.login_cookie), preview=preview)
-        console.log(log_line("decision", path=context.path, **decision.trace))
         # consent withdrawn, or Sec-GPC: a session cookie the visitor still has is deleted
         forget = (keys is not None and not recognised and not context.is_bot
                   and cookie_value(cookie) is not None)
@@ -80,9 +79,11 @@ async def _get(request, env, ctx):
                             preview=preview is not None)
         out.headers.set("server-timing", server_timing([("pz-meta", timing.state, timing.ms),
                                                          ("pz-page", page.status, page.ms)]))
+        # logged once the rewriter took the page (an encoding it refuses fails open above)
+        console.log(log_line("decision", path=context.path, **decision.trace))
         return out
     except Exception as exc:
-        console.error(log_line("fail_open", reason=type(exc).__name__, detail=str(exc)))
+        console.error(log_line("fail_open", reason=type(exc).__name__, detail=str(exc), path=context.path))
         return response
 
 
