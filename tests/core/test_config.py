@@ -934,3 +934,27 @@ def test_consent_of_the_wrong_type_is_rejected():
 @pytest.mark.parametrize("consent", [pytest.param("required", id="string"), pytest.param(["cc"], id="array")])
 def test_consent_of_the_wrong_type_fails_closed_at_the_edge(consent):
     assert compile_bundle({"consent": consent}, source="kv", strict=False).consent == NOBODY
+
+
+# -- found by fuzz/ ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pattern", [
+    pytest.param("a{4294967296}", id="repeat-overflow"),        # re raises OverflowError
+    pytest.param("(" * 1500 + ")" * 1500, id="deep-groups"),   # and RecursionError
+])
+def test_a_page_pattern_re_cannot_compile_is_a_problem_not_an_error(pattern):
+    config = {"signals": {"pages": [{"pattern": pattern}]}}
+    [(item, reason)] = problems(config)
+    assert (item, reason.split(":")[0]) == ("signals.pages[0]", "pattern is not a regular expression")
+    assert compile_bundle(config, source="config/abc", strict=False).signals.pages == ()
+
+
+def test_an_infinite_cache_time_is_a_problem_not_an_error():
+    from intentedge.config import DEFAULT_CONFIG_CACHE
+
+    config = {"cache": {"config": {"fresh": float("inf")}}}   # msgpack carries infinities; TOML has inf too
+    assert problems(config) == [
+        ("cache.config", "CachePolicy.fresh must be a finite number of seconds >= 0, found inf")]
+    edge = compile_bundle(config, source="config/abc", strict=False)
+    assert edge.config_cache.fresh == DEFAULT_CONFIG_CACHE.fresh
