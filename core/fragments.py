@@ -119,7 +119,7 @@ def _format(value: Any, param: Param) -> str:
     if param.spec:
         try:
             return format(value, param.spec)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):  # {n:c} with n beyond U+10FFFF: OverflowError
             raise MissingParameter(param.name) from None
     if isinstance(value, float) and value.is_integer():
         return str(int(value))

@@ -183,6 +183,9 @@ def test_rendering(source, values, rendered):
         pytest.param("{v:.2f}", {"v": "abc"}, "v", id="spec-mismatch"),
         pytest.param("{v:d}", {"v": 1.5}, "v", id="int-spec-on-float"),
         pytest.param("{v:.2f}", {"v": True}, "v", id="number-spec-on-bool"),
+        # format(v, "c") raises OverflowError beyond U+10FFFF and below 0 (found by fuzz/)
+        pytest.param("{v:c}", {"v": 0x110000}, "v", id="char-spec-beyond-unicode"),
+        pytest.param("{v:c}", {"v": -1}, "v", id="char-spec-negative"),
         pytest.param("{a} {b}", {"a": "x"}, "b", id="second-of-two"),
     ],
 )
