@@ -32,8 +32,11 @@ def markup_problems(template: Template) -> list[str]:
     text = "".join(part if isinstance(part, str) else _MARK.format(index)
                    for index, part in enumerate(template.parts))
     checker = _Checker(template.parts)
-    checker.feed(text)
-    checker.close()
+    try:
+        checker.feed(text)
+        checker.close()
+    except AssertionError as exc:  # how html.parser refuses some markup: "<![ " (expected name token)
+        return [f"markup that does not parse: {exc}"]
     return checker.finish()
 
 

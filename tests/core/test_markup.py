@@ -47,6 +47,12 @@ def test_unsafe_fragments_are_refused(html, problem):
     assert problems and problems[0].startswith(problem), problems
 
 
+def test_markup_html_parser_refuses_is_a_problem_not_an_error():
+    # html.parser raises AssertionError on a marked section without a name (found by fuzz/)
+    assert markup_problems(compile_template("<![ x")) == [
+        "markup that does not parse: expected name token at '<![ x'"]
+
+
 def test_a_config_with_an_unsafe_fragment_is_refused_by_the_cli_and_skipped_at_the_edge():
     from intentedge import ConfigError, compile_bundle
 
