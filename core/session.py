@@ -240,8 +240,8 @@ def _unpack(data: bytes) -> Session | None:
     (_, visitor_id, started, last_seen, pages, visits, dwell, categories, products, cart_value, cart_items,
      searches, stage, trial, purchases, impressions) = state
     if not (_are_counts((started, last_seen, pages, visits, dwell, cart_items, searches, stage, purchases))
-            and isinstance(visitor_id, str) and 16 <= len(visitor_id) <= 32
-            and type(cart_value) in (int, float) and cart_value >= 0
+            and isinstance(visitor_id, str) and 16 <= len(visitor_id) <= 32 and visitor_id.isascii()
+            and type(cart_value) in (int, float) and 0 <= cart_value < _INFINITY
             and type(trial) is bool and _is_strings(categories) and _is_strings(products)
             and isinstance(impressions, list) and started <= last_seen):
         return None
@@ -273,10 +273,22 @@ def _are_counts(values) -> bool:
 
 
 _MAX_COUNT = 2**53
+_INFINITY = float("inf")  # JSON's Infinity parses, but _pack (allow_nan=False) cannot write it
 
 
 def _is_strings(value) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) and len(v) <= 64 for v in value)
+    return isinstance(value, list) and all(isinstance(v, str) and len(v) <= 64 and _is_utf8(v) for v in value)
+
+
+def _is_utf8(text: str) -> bool:
+    """False for a lone surrogate, which JSON's "\\ud800" escape can carry but _pack cannot encode."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _b64encode(data: bytes) -> str:
