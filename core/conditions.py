@@ -293,7 +293,8 @@ class _Compiler:
             try:
                 pattern = re.compile(operand, re.IGNORECASE if op == "$regexi" else 0)
             except (re.error, OverflowError, RecursionError) as error:  # a{9999999999}, 2000 nested groups
-                self.report(where, f"invalid regular expression {_quoted([operand])}: {error}")
+                detail = str(error) if str(error).isprintable() else _to_json(str(error))  # "(?<\n": one line
+                self.report(where, f"invalid regular expression {_quoted([operand])}: {detail}")
                 return _never
             return _searches(pattern)
         if op == "$type":

@@ -229,6 +229,8 @@ MESSAGES = [
      ['name.$regex: invalid regular expression "(?<id>x)": unknown extension ?<i at position 1']),
     ({"name": {"$regex": "a\n("}},  # the pattern is quoted as JSON, so the message stays one line
      ['name.$regex: invalid regular expression "a\\n(": missing ), unterminated subpattern at position 2 (line 2, column 1)']),
+    ({"name": {"$regex": "(?<\n)"}},  # and so is re's message when it quotes a line break (found by fuzz/)
+     ['name.$regex: invalid regular expression "(?<\\n)": "unknown extension ?<\\n at position 1 (line 1, column 2)"']),
     ({"name": {"$regexi": 5}}, ["name.$regexi: expects a regular expression string, got number 5"]),
     ({"num": {"$in": 1}}, ["num.$in: expects an array of strings, numbers, booleans or nulls, got number 1"]),
     ({"num": {"$nin": [[1]]}}, ["num.$nin: expects an array of strings, numbers, booleans or nulls, got array"]),
