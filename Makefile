@@ -4,13 +4,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export WRANGLER_SEND_METRICS := false
 
-.PHONY: demo test setup clean
+.PHONY: demo test fuzz setup clean
 
 demo: setup
 	$(PY) -m intentedge.jobs.demo
 
 test: setup
 	$(PY) -m pytest
+
+# 100,000 generated inputs per fuzz target; FUZZ_ARGS="-n 5000 --target fragments.render -j 2" for less.
+fuzz: $(VENV)/.installed
+	$(PY) -m fuzz.run $(FUZZ_ARGS)
 
 setup: $(VENV)/.installed node_modules/.installed
 
