@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
+# Headers are classified from their first characters only: a 60 KB User-Agent must cost what a
+# normal one does, and the per-isolate caches below must not hold megabytes of them.
+MAX_USER_AGENT = 512
+MAX_REFERER = 2048
+MAX_ACCEPT_LANGUAGE = 256
 CLICK_ID_PARAMS = ("gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid", "twclid", "li_fat_id", "dclid")
 
 _SEARCH_HOSTS = re.compile(
@@ -101,17 +106,17 @@ class RequestContext:
     @cached_property
     def referrer(self) -> str:
         """internal | search | social | external | none"""
-        return referrer_class(self.data.headers.get("referer", ""), self.host)
+        return referrer_class(self.data.headers.get("referer", "")[:MAX_REFERER], self.host)
 
     @cached_property
     def device(self) -> str:
         """mobile | tablet | desktop | bot"""
-        return device_class(self.data.headers.get("user-agent", ""))
+        return device_class(self.data.headers.get("user-agent", "")[:MAX_USER_AGENT])
 
     @cached_property
     def language(self) -> str:
         """Primary subtag of the most preferred language, lower case; '' when absent."""
-        return preferred_language(self.data.headers.get("accept-language", ""))
+        return preferred_language(self.data.headers.get("accept-language", "")[:MAX_ACCEPT_LANGUAGE])
 
     @cached_property
     def save_data(self) -> bool:

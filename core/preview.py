@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
@@ -112,15 +113,32 @@ def preview_url(url: str, token: str, *, tier: str | None = None, rule: str | No
     return urlunsplit(parts._replace(query=query))
 
 
+def without_preview_params(url: str) -> str:
+    """`url` without its pz_* parameters (tokens stay out of the origin's logs); unchanged if it has none."""
+    parts = urlsplit(url)
+    if "pz_" not in parts.query:
+        return url
+    kept = [item for item in parts.query.split("&") if not item.startswith("pz_")]
+    return urlunsplit(parts._replace(query="&".join(kept)))
+
+
 def trace_header(trace: dict, limit: int = 8192) -> str:
     """The trace as one header value: ASCII JSON (no CR or LF can get in), cut down if too long."""
-    text = json.dumps(trace, ensure_ascii=True, separators=(",", ":"), default=str)
+    text = _json(trace)
     if len(text) <= limit:
         return text
     short = {key: trace[key] for key in ("score", "tier", "choices", "preview") if key in trace}
     short["truncated"] = True
-    text = json.dumps(short, ensure_ascii=True, separators=(",", ":"), default=str)
+    text = _json(short)
     return text if len(text) <= limit else '{"truncated":true}'
+
+
+def _json(value: Any) -> str:
+    """Strict JSON (no NaN), ASCII only; anything else as its string."""
+    try:
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=str, allow_nan=False)
+    except ValueError:
+        return '{"unwritable":true}'
 
 
 def _value(raw: str) -> Any:
@@ -128,6 +146,8 @@ def _value(raw: str) -> Any:
     try:
         value = json.loads(raw)
     except ValueError:
+        return raw
+    if isinstance(value, float) and not math.isfinite(value):   # NaN, Infinity, 1e999: not JSON to write back
         return raw
     return value if isinstance(value, (str, int, float, bool)) or value is None else raw
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import re
 import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -33,6 +34,7 @@ RECENT_LIMIT = 5
 IMPRESSION_LIMIT = 24
 _STATE_VERSION = 1
 _MAC_CONTEXT = b"intentedge.session.v1\x00"
+_COOKIE_SEPARATORS = re.compile("[;,]")
 
 
 class SessionKeyError(ValueError):
@@ -206,8 +208,9 @@ def expired_cookie_header(*, secure: bool = True) -> str:
 
 
 def cookie_value(cookie_header: str, name: str = COOKIE_NAME) -> str | None:
-    """The value of cookie `name` in a Cookie header (the first one if repeated)."""
-    for part in cookie_header.split(";"):
+    """The value of cookie `name` in a Cookie header (the first one if repeated). A header sent
+    twice reaches the Worker joined with ", ", and a cookie value cannot hold "," (RFC 6265)."""
+    for part in _COOKIE_SEPARATORS.split(cookie_header):
         key, sep, value = part.strip().partition("=")
         if sep and key == name:
             return value.strip()

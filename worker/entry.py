@@ -15,13 +15,14 @@ from intentedge.cache_policy import CacheStatus, normalized_cache_url, server_ti
 from intentedge.context import RequestContext
 from intentedge.consent import may_recognise
 from intentedge.decision import decide
-from intentedge.preview import TOKEN_PARAM, TRACE_HEADER, requested_preview, trace_header
+from intentedge.preview import TOKEN_PARAM, TRACE_HEADER, requested_preview, trace_header, without_preview_params
 from intentedge.session import (SessionKeyError, SessionKeys, cookie_value, dump, expired_cookie_header,
                                 set_cookie_header)
 from intentedge.visitor import logged_in, page_view, profile_key, returning_session
 
 from jsconvert import headers_from_js, optional_str, request_data_from_js, to_js_object
-from metadata import Budget, OverBudget, Timing, caching_enabled, read_bundle, read_profile
+from metadata import (Budget, OverBudget, Timing, caching_enabled, known_login_cookie, read_bundle,
+                      read_profile)
 from pagecache import PageResult, cached_page
 from rewriting import personalize
 
@@ -75,12 +76,15 @@ async def _get(request, env, ctx):
         # consent withdrawn, or Sec-GPC: a session cookie the visitor still has is deleted
         forget = (keys is not None and not recognised and not context.is_bot
                   and cookie_value(cookie) is not None)
-        out = _personalized(response, decision, keys, secure=not context.is_local_http, forget=forget,
-                            preview=preview is not None)
-        out.headers.set("server-timing", server_timing([("pz-meta", timing.state, timing.ms),
-                                                         ("pz-page", page.status, page.ms)]))
-        # logged once the rewriter took the page (an encoding it refuses fails open above)
-        console.log(log_line("decision", path=context.path, **decision.trace))
+        headers = _personal_headers(decision, keys, secure=not context.is_local_http, forget=forget,
+                                    preview=preview is not None)
+        headers.append(("set", "server-timing", server_timing([("pz-meta", timing.state, timing.ms),
+                                                                ("pz-page", page.status, page.ms)])))
+        decision_line = log_line("decision", path=context.path, **decision.trace)
+        # Last: once the rewriter has taken the origin's body, that response can no longer be
+        # served instead, so everything that could fail is done above.
+        out = _rewritten(response, decision.choices, headers)
+        console.log(decision_line)
         return out
     except Exception as exc:
         console.error(log_line("fail_open", reason=type(exc).__name__, detail=str(exc), path=context.path))
@@ -106,34 +110,47 @@ async def _within_budget(budget, profile_read, ctx):
         return None
 
 
-def _personalized(response, decision, keys, *, secure: bool, forget: bool, preview: bool):
-    body = personalize(response, decision.choices) if decision.choices else response
-    out = Response.new(body.body, body)
+def _personal_headers(decision, keys, *, secure: bool, forget: bool, preview: bool) -> list[tuple[str, str, str]]:
+    """(operation, name, value) for the personalized response's headers."""
+    headers = []
     if decision.choices or decision.session is not None or forget or preview:
         # One visitor's page must never be stored for another.
-        out.headers.set("cache-control", "private, no-store")
-        out.headers.append("vary", "Cookie")
-        for name in _ORIGIN_VALIDATORS:
-            out.headers.delete(name)
+        headers += [("set", "cache-control", "private, no-store"), ("append", "vary", "Cookie")]
+        headers += [("delete", name, "") for name in _ORIGIN_VALIDATORS]
     if preview:   # a preview shows the trace and leaves the visitor's session as it was
-        out.headers.set(TRACE_HEADER, trace_header(decision.trace))
+        headers.append(("set", TRACE_HEADER, trace_header(decision.trace)))
     elif decision.session is not None:
-        out.headers.append("set-cookie", set_cookie_header(dump(decision.session, keys), secure=secure))
+        headers.append(("append", "set-cookie", set_cookie_header(dump(decision.session, keys), secure=secure)))
     elif forget:
-        out.headers.append("set-cookie", expired_cookie_header(secure=secure))
+        headers.append(("append", "set-cookie", expired_cookie_header(secure=secure)))
+    return headers
+
+
+def _rewritten(response, choices, headers: list[tuple[str, str, str]]):
+    body = personalize(response, choices) if choices else response
+    out = Response.new(body.body, body)
+    for operation, name, value in headers:
+        if operation == "delete":
+            out.headers.delete(name)
+        elif operation == "append":
+            out.headers.append(name, value)
+        else:
+            out.headers.set(name, value)
     return out
 
 
 async def _page(request, env, ctx) -> PageResult:
-    """The origin's page, through the base-page cache unless the request carries credentials."""
-    if request.headers.get("authorization") is not None or not caching_enabled(env):
+    """The origin's page, through the base-page cache unless the request carries credentials
+    (Authorization, or the site's login cookie as the newest bundle names it)."""
+    if (request.headers.get("authorization") is not None or not caching_enabled(env)
+            or logged_in(optional_str(request.headers.get("cookie")) or "", known_login_cookie())):
         return PageResult(await _origin_or_502(request, env), CacheStatus.BYPASS, 0.0)
     key = normalized_cache_url(request.url)
     origin = optional_str(getattr(env, "ORIGIN_URL", None))
     try:
-        # The origin is asked for the page the key names: a parameter left out of the key
-        # (utm_*, pz_*, ...) must not reach a page that is stored for everyone.
-        return await cached_page(key, lambda: _origin_or_502(request, env, url=key),
+        # the visitor gets their own request's answer; what is stored comes from an anonymous
+        # request for the key (worker/pagecache.py)
+        return await cached_page(key, lambda: _origin_or_502(request, env, url=without_preview_params(request.url)),
                                  upstream_url(origin, key) if origin else key, ctx)
     except Exception as exc:  # the Cache API itself failed: go to the origin
         console.error(log_line("page_cache_failed", reason=type(exc).__name__, detail=str(exc)))

@@ -33,6 +33,7 @@ _compiled = CompiledBundles()
 _cache = MetadataCache()
 # The policies of the newest bundle seen (the pointer's own policy comes from the bundle it names).
 _policies = {"config": DEFAULT_CONFIG_CACHE, "profile": DEFAULT_PROFILE_CACHE}
+_newest: dict = {"login_cookie": None}
 
 
 class MissingConfig(Exception):
@@ -119,6 +120,7 @@ async def read_bundle(env, ctx, timing: Timing) -> Bundle:
         _policies.update(config=bundle.config_cache, profile=bundle.profile_cache)
         # the pointer was cached under the previous bundle's policy: from now on, this one's
         _cache.store(CONFIG_POINTER, key, Date.now() / 1000, size=len(key), policy=bundle.config_cache)
+    _newest["login_cookie"] = bundle.login_cookie
     timing.ms = Date.now() - started
     return bundle
 
@@ -131,6 +133,11 @@ async def read_profile(env, ctx, key: str) -> Profile | None:
     except Exception as exc:
         console.error(log_line("profile_unusable", reason=type(exc).__name__, detail=str(exc)))
         return None
+
+
+def known_login_cookie() -> str | None:
+    """The site's login cookie as the newest bundle read in this isolate names it (None before one)."""
+    return _newest["login_cookie"]
 
 
 def caching_enabled(env) -> bool:

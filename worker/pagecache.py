@@ -35,14 +35,15 @@ class PageResult:
 async def cached_page(key: str, fetch_origin, upstream_url: str, ctx) -> PageResult:
     """The page for `key` (a normalized URL): from the cache when it may be, else from the origin.
 
-    `fetch_origin()` fetches the visitor's own request; revalidations fetch `upstream_url`.
+    `fetch_origin()` fetches the visitor's own request, which is what they get on a miss; what is
+    stored is fetched anonymously from `upstream_url` (fills and revalidations).
     """
     started = Date.now()
     stored = await caches.default.match(Request.new(key))
     found = stored_policy(headers_from_js(stored.headers, (STORED_HEADER, "etag", "last-modified"))) if stored is not None else None
     if found is None:
         response = await fetch_origin()
-        _in_background(ctx, _store(key, response))
+        _fill_later(key, response, upstream_url, ctx)
         return PageResult(response, CacheStatus.MISS, Date.now() - started)
     stored_at, policy = found
     now = Date.now() / 1000
@@ -63,7 +64,7 @@ async def _revalidate_now(key, stored, stored_at, policy, fetch_origin, upstream
         if policy.validators.etag or policy.validators.last_modified:
             response = await _conditional_fetch(upstream_url, policy)
         else:
-            response = await fetch_origin()
+            response = await _plain_fetch(upstream_url)
     except Exception as exc:
         response = None
         console.error(log_line("origin_unreachable", key=key, error=repr(exc)))
@@ -74,8 +75,31 @@ async def _revalidate_now(key, stored, stored_at, policy, fetch_origin, upstream
         return PageResult(_as_served(stored), CacheStatus.ERROR, Date.now() - started)
     if response is None:
         response = await fetch_origin()   # the visitor's own request: the origin's answer, or a 502 page
+        return PageResult(response, CacheStatus.MISS, Date.now() - started)
     _in_background(ctx, _store(key, response))
     return PageResult(response, CacheStatus.MISS, Date.now() - started)
+
+
+def _fill_later(key: str, response, upstream_url: str, ctx) -> None:
+    """After a miss, store the page as an anonymous request for the key gets it, if the origin
+    lets it be stored. Never the visitor's own answer: it may depend on their cookies, headers or
+    body (X-Forwarded-Host, a login), which the key leaves out, and would poison the page for all."""
+    if not _is_html(response) or page_policy(response.status, headers_from_js(response.headers, _POLICY_HEADERS)) is None:
+        return
+    if key not in _revalidating:
+        _revalidating.add(key)
+        run_in_background(ctx, _fill(key, upstream_url))
+
+
+async def _fill(key: str, upstream_url: str) -> None:
+    try:
+        work = _store(key, await _plain_fetch(upstream_url))
+        if work is not None:
+            await work
+    except Exception as exc:
+        console.error(log_line("page_not_stored", key=key, reason="fill failed", error=repr(exc)))
+    finally:
+        _revalidating.discard(key)
 
 
 async def _revalidate_later(key, policy, upstream_url) -> None:

@@ -360,3 +360,13 @@ def test_signals_are_computed_once():
     data.headers["accept-language"] = "de"  # headers is a plain dict: prove the value was cached
     assert ctx.language == "fr"
     assert RequestContext(data).language == "de"
+
+
+def test_huge_headers_are_classified_from_their_start_only():
+    """A 60 KB User-Agent costs what a normal one does (the Android regex is quadratic in it)."""
+    huge = {"user-agent": "Mozilla/5.0 (Linux; Android 14) " + "A" * 60_000 + " Mobile",
+            "referer": "https://www.google.com/" + "x" * 100_000,
+            "accept-language": "de-DE," + "en;q=0.1," * 10_000}
+    context = RequestContext(RequestData("https://shop.example/", headers=huge))
+    # "Mobile" comes after the first 512 characters: unseen, so an Android tablet
+    assert (context.device, context.referrer, context.language) == ("tablet", "search", "de")

@@ -17,11 +17,23 @@ def path(policy: str, request) -> str:
     return f"/cache/{policy}/{request.node.name.replace('[', '-').rstrip(']')}.html"
 
 
+def is_hit(reply) -> bool:
+    return 'pz-page;desc="HIT"' in reply.headers.get("server-timing", "")
+
+
+def stored(worker, origin, page: str) -> int:
+    """Request `page` until the cache holds it (a miss answers the visitor from their own request
+    and stores an anonymous fetch of the key in the background); the origin's hits so far."""
+    worker.get_until(page, is_hit)
+    return origin.hits(page.split("?")[0])
+
+
 def test_a_second_request_is_served_without_an_origin_hit(worker, origin, request):
     page = path("fresh", request)
     first = worker.get(page)
-    second = worker.get_until(page, lambda reply: "pz-page;desc=\"HIT\"" in reply.headers.get("server-timing", ""))
-    assert origin.hits(page) == 1
+    hits = stored(worker, origin, page)
+    second = worker.get(page)
+    assert is_hit(second) and origin.hits(page) == hits
     assert first.status == second.status == 200
     assert 'data-pz-rule=' in second.text                     # personalized after the cache, per request
     assert second.headers["cache-control"] == "private, no-store"
@@ -30,12 +42,10 @@ def test_a_second_request_is_served_without_an_origin_hit(worker, origin, reques
 
 def test_marketing_parameters_share_one_cached_page(worker, origin, request):
     page = path("fresh", request)
-    worker.get(page + "?utm_source=news&gclid=abc")
-    worker.get_until(page + "?fbclid=zz&utm_campaign=x",
-                     lambda reply: "pz-page;desc=\"HIT\"" in reply.headers.get("server-timing", ""))
-    assert origin.hits(page) == 1
-    worker.get(page + "?page=2")                              # a real parameter: another page
-    assert origin.hits(page) == 2
+    hits = stored(worker, origin, page + "?utm_source=news&gclid=abc")
+    assert is_hit(worker.get(page + "?fbclid=zz&utm_campaign=x"))
+    assert origin.hits(page) == hits
+    assert not is_hit(worker.get(page + "?page=2"))           # a real parameter: another page
 
 
 @pytest.mark.parametrize("policy", ["private", "nostore", "cookie"])
@@ -49,8 +59,7 @@ def test_pages_the_origin_does_not_share_are_never_stored(worker, origin, reques
 
 def test_a_stale_page_is_served_at_once_and_revalidated_once_in_the_background(worker, origin, request):
     page = path("swr", request)
-    worker.get(page)
-    worker.get_until(page, lambda reply: "desc=\"HIT\"" in reply.headers.get("server-timing", ""))
+    hits = stored(worker, origin, page)
     time.sleep(1.3)                                           # past max-age=1, inside stale-while-revalidate
     origin.delays[page] = 2.0                                 # a slow origin must not slow the visitor
     started = time.monotonic()
@@ -58,10 +67,10 @@ def test_a_stale_page_is_served_at_once_and_revalidated_once_in_the_background(w
     assert time.monotonic() - started < 1.5
     assert "pz-page;desc=\"STALE\"" in stale.headers["server-timing"]
     deadline = time.monotonic() + 10
-    while origin.hits(page) < 2 and time.monotonic() < deadline:
+    while origin.hits(page) < hits + 1 and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(2.5)
-    assert origin.hits(page) == 2                             # exactly one background revalidation
+    assert origin.hits(page) == hits + 1                      # exactly one background revalidation
     assert origin.requests[-1].headers.get("If-None-Match") == '"v1"'   # conditional: the origin said 304
     origin.delays.pop(page)
     assert "desc=\"HIT\"" in worker.get(page).headers["server-timing"]  # fresh again after the 304
@@ -69,8 +78,7 @@ def test_a_stale_page_is_served_at_once_and_revalidated_once_in_the_background(w
 
 def test_two_concurrent_stale_requests_trigger_one_refresh(worker, origin, request):
     page = path("swr", request)
-    worker.get(page)
-    worker.get_until(page, lambda reply: "desc=\"HIT\"" in reply.headers.get("server-timing", ""))
+    hits = stored(worker, origin, page)
     time.sleep(1.3)
     origin.delays[page] = 1.0
     replies = []
@@ -82,7 +90,7 @@ def test_two_concurrent_stale_requests_trigger_one_refresh(worker, origin, reque
     time.sleep(2.0)
     origin.delays.pop(page)
     assert [r.status for r in replies] == [200, 200]
-    assert origin.hits(page) == 2                             # the first fetch, and one refresh
+    assert origin.hits(page) == hits + 1                      # one refresh
 
 
 def test_stale_if_error_serves_the_stored_page_while_the_origin_fails(worker, origin, request):
@@ -130,11 +138,11 @@ def test_without_stale_if_error_the_origins_error_comes_through(worker, origin, 
 def test_a_new_version_shows_after_revalidation(worker, origin, request):
     page = path("short", request)
     assert "<title>cached 1</title>" in worker.get(page).text
+    stored(worker, origin, page)
     origin.versions[page] = 2
     time.sleep(1.3)
     reply = worker.get(page)
     assert "<title>cached 2</title>" in reply.text
-    assert origin.hits(page) == 2
     assert "pz-page;desc=\"MISS\"" in reply.headers["server-timing"]
     assert worker.get_until(page, lambda r: "desc=\"HIT\"" in r.headers.get("server-timing", "")).status == 200
 
@@ -158,14 +166,29 @@ def test_a_config_change_shows_after_the_fresh_ttl_without_a_restart(worker, pub
     worker.get_until("/", lambda r: b"default hero" in r.body, timeout=10, headers=crawler)
 
 
-def test_a_page_that_will_be_stored_is_fetched_by_its_cache_key(worker, origin, request):
-    """Parameters left out of the key never reach the origin on a cache fill, so a page that echoes
-    its query cannot store one visitor's `?utm_source=<script>` for everyone (nor a preview token)."""
+def test_what_is_stored_comes_from_an_anonymous_request_for_the_cache_key(worker, origin, request):
+    """The visitor gets their own request's answer; the copy for everyone is fetched anew by the key
+    alone, so nothing the key leaves out (utm_* values, headers, cookies) can be stored for all."""
     page = path("fresh", request)
-    worker.get(page + "?utm_source=%3Cscript%3E&pz_preview=secret-token&b=2&a=1")
-    assert [seen.path for seen in origin.requests if seen.path.startswith(page)] == [page + "?a=1&b=2"]
+    worker.get(page + "?utm_source=%3Cscript%3E&pz_preview=secret-token&b=2&a=1",
+               headers={"X-Forwarded-Host": "evil.example", "Cookie": "session=alice"})
+    hit = worker.get_until(page + "?a=1&b=2", is_hit)
+    seen = [s for s in origin.requests if s.path.startswith(page)]
+    assert [s.path for s in seen][:2] == [page + "?utm_source=%3Cscript%3E&b=2&a=1",   # the visitor's (no pz_*)
+                                          page + "?a=1&b=2"]                          # the fill
+    assert "X-Forwarded-Host" not in seen[1].headers and "Cookie" not in seen[1].headers
+    assert seen[0].headers["X-Forwarded-Host"] == "evil.example"
+    assert hit.status == 200
 
 
 def test_a_page_that_is_not_stored_gets_the_visitors_own_url(worker, origin):
     worker.get("/?utm_source=news", headers={"Authorization": "Basic eDp5"})   # bypasses the page cache
     assert origin.requests[-1].path == "/?utm_source=news"
+
+
+def test_a_logged_in_visitor_bypasses_the_page_cache(worker, origin, request):
+    page = path("fresh", request)
+    before = stored(worker, origin, page)
+    reply = worker.get(page, headers={"Cookie": "logged_in=1"})   # the config's [signals] login_cookie
+    assert 'pz-page;desc="BYPASS"' in reply.headers["server-timing"]
+    assert origin.hits(page) == before + 1
