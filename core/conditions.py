@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import operator
 import re
+from re import _parser as _regex_parser   # re's own parser: the structure of a compiled pattern
 from typing import Any, Callable, Mapping
 
 __all__ = [
@@ -66,6 +67,8 @@ __all__ = [
 ]
 
 Matcher = Callable[[Any], bool]  # matcher(attributes) -> bool
+# $regex searches this many characters of a value at most: a visitor chooses the length of a path.
+REGEX_SUBJECT_LIMIT = 1024
 
 LOGICAL_OPERATORS = ("$and", "$or", "$nor", "$not")
 VALUE_OPERATORS = (
@@ -295,6 +298,11 @@ class _Compiler:
             except (re.error, OverflowError, RecursionError) as error:  # a{9999999999}, 2000 nested groups
                 detail = str(error) if str(error).isprintable() else _to_json(str(error))  # "(?<\n": one line
                 self.report(where, f"invalid regular expression {_quoted([operand])}: {detail}")
+                return _never
+            if _backtracks(pattern):
+                self.report(where, f"regular expression {_quoted([operand])} can backtrack catastrophically "
+                                   "(a quantifier or '|' inside a repeated group): a crafted URL could stall "
+                                   "the Worker; repeat single characters or classes only")
                 return _never
             return _searches(pattern)
         if op == "$type":
@@ -553,7 +561,32 @@ def _contains_all(matchers: list[Matcher]) -> Matcher:
 
 def _searches(pattern: re.Pattern[str]) -> Matcher:
     search = pattern.search
-    return lambda value: search(value if isinstance(value, str) else _to_string(value)) is not None
+    return lambda value: search((value if isinstance(value, str) else _to_string(value))[:REGEX_SUBJECT_LIMIT]) is not None
+
+
+def _backtracks(pattern: re.Pattern[str]) -> bool:
+    """Whether a repeated part of the pattern can match the same text in more than one way (a
+    quantifier, or an alternation, inside a repeated group): `(a+)+$`, `(\\w|\\d)*x`. Python's re
+    backtracks, so such a pattern takes exponential time on a crafted input."""
+    return _nested_repeat(_regex_parser.parse(pattern.pattern, pattern.flags), inside=False)
+
+
+def _nested_repeat(items, inside: bool) -> bool:
+    for op, arg in items:
+        name = str(op)
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, high, sub = arg
+            repeats = high > 1
+            # inside a repeat, a count that can vary (a+, a{1,3}) splits the same text many ways
+            if (inside and repeats and low != high) or _nested_repeat(sub, inside or repeats):
+                return True
+        elif name == "BRANCH":
+            if inside or any(_nested_repeat(branch, inside) for branch in arg[1]):
+                return True
+        elif name in ("SUBPATTERN", "ATOMIC_GROUP", "ASSERT", "ASSERT_NOT"):
+            if _nested_repeat(arg[-1], inside):
+                return True
+    return False
 
 
 def _type_is(expected: str) -> Matcher:

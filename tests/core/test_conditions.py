@@ -288,3 +288,21 @@ def test_well_formed_conditions_have_no_problems():
         "$groups": {"$all": ["a"]},  # a "$" key at the top is an attribute name, as in the reference
     }
     assert validate_condition(condition) == []
+
+
+@pytest.mark.parametrize("pattern", ["(a+)+$", "(\\w+\\s?)+$", "(?:a|ab)*c", "(?:a{1,3})+", "^(([a-z])+.)+[A-Z]([a-z])+$"])
+def test_a_regex_that_can_backtrack_catastrophically_is_refused(pattern):
+    problems = validate_condition({"request.path": {"$regex": pattern}})
+    assert len(problems) == 1 and "can backtrack catastrophically" in problems[0]
+    assert compile_condition({"request.path": {"$regex": pattern}})({"request": {"path": "a" * 40 + "!"}}) is False
+
+
+@pytest.mark.parametrize("pattern", ["^/products/", "[a-z]+/[0-9]*$", "(?:ab)+", "(a|b)*x", "(?:a{2})*$", "^/(en|de)/"])
+def test_linear_regexes_are_accepted(pattern):
+    assert validate_condition({"request.path": {"$regex": pattern}}) == []
+
+
+def test_regex_searches_the_first_1024_characters_only():
+    matches = compile_condition({"request.path": {"$regex": "needle"}})
+    assert matches({"request": {"path": "x" * 1000 + "needle"}})
+    assert not matches({"request": {"path": "x" * 1024 + "needle"}})

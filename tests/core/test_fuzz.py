@@ -15,9 +15,6 @@ EXAMPLES = 200
 # Failures the fuzzer finds that are reported rather than fixed. strict: a fix turns this into a failure,
 # as a reminder to drop the mark.
 KNOWN = {
-    "conditions.regex_time": pytest.mark.xfail(
-        raises=TooSlow, strict=True,
-        reason="conditions.py runs $regex with Python's backtracking re and no bound on pattern or input (ReDoS)"),
 }
 
 
