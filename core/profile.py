@@ -72,6 +72,7 @@ UNKNOWN_PROFILE_ATTRIBUTES = {"known": False, "sessions": 0, "pages": 0, "purcha
                               "top_category": "", "cart_value": 0, "trial": False, "days_since_seen": None}
 
 _NUMBERS = {f.name for f in fields(Profile) if f.type in ("int", "float")}
+_INFINITY = float("inf")  # NaN and infinities are refused: pages / sessions would be NaN in the score
 
 
 def profile_from_payload(payload: Any) -> Profile:
@@ -82,7 +83,7 @@ def profile_from_payload(payload: Any) -> Profile:
     for name in _NUMBERS:
         if name in payload:
             value = payload[name]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < _INFINITY:
                 raise SchemaError(f"profile field {name!r} must be a non-negative number, found {value!r}")
             values[name] = value
     if "trial" in payload:
@@ -92,7 +93,7 @@ def profile_from_payload(payload: Any) -> Profile:
     if "categories" in payload:
         categories = payload["categories"]
         if not (isinstance(categories, dict) and all(
-                isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+                isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < _INFINITY
                 for k, v in categories.items())):
             raise SchemaError("profile field 'categories' must map names to non-negative numbers")
         values["categories"] = dict(categories)
