@@ -577,8 +577,8 @@ def _nested_repeat(items, inside: bool) -> bool:
         if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
             low, high, sub = arg
             repeats = high > 1
-            # inside a repeat, a count that can vary (a+, a{1,3}) splits the same text many ways
-            if (inside and repeats and low != high) or _nested_repeat(sub, inside or repeats):
+            # inside a repeat, a count that can vary (a+, a{1,3}, a?) splits the same text many ways
+            if (inside and low != high) or _nested_repeat(sub, inside or repeats):
                 return True
         elif name == "BRANCH":
             if inside or any(_nested_repeat(branch, inside) for branch in arg[1]):
