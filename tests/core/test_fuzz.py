@@ -12,9 +12,12 @@ from fuzz.targets import RUNS, TARGETS, TooSlow, fuzz_settings
 
 EXAMPLES = 200
 
-# Failures the fuzzer finds that are reported rather than fixed. strict: a fix turns this into a failure,
-# as a reminder to drop the mark.
+# What the fuzzer finds and is reported rather than fixed. Not strict: a short run may miss it; any other
+# error still fails the test.
 KNOWN = {
+    "conditions.regex_time": pytest.mark.xfail(
+        raises=TooSlow, strict=False,
+        reason="adjacent repeats that overlap are polynomial: \\w*\\w*\\w*$ takes seconds on 512 characters"),
 }
 
 
