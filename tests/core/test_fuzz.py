@@ -8,16 +8,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import Phase, settings
 
-from fuzz.targets import RUNS, TARGETS, TooSlow, fuzz_settings
+from fuzz.targets import RUNS, TARGETS, fuzz_settings
 
 EXAMPLES = 200
 
 # What the fuzzer finds and is reported rather than fixed. Not strict: a short run may miss it; any other
 # error still fails the test.
 KNOWN = {
-    "conditions.regex_time": pytest.mark.xfail(
-        raises=TooSlow, strict=False,
-        reason="adjacent repeats that overlap are polynomial: \\w*\\w*\\w*$ takes seconds on 512 characters"),
 }
 
 
