@@ -144,17 +144,23 @@ async def _page(request, env, ctx) -> PageResult:
     (Authorization, or the site's login cookie as the newest bundle names it)."""
     if (request.headers.get("authorization") is not None or not caching_enabled(env)
             or logged_in(optional_str(request.headers.get("cookie")) or "", known_login_cookie())):
-        return PageResult(await _origin_or_502(request, env), CacheStatus.BYPASS, 0.0)
+        return PageResult(await _visitors_page(request, env), CacheStatus.BYPASS, 0.0)
     key = normalized_cache_url(request.url)
     origin = optional_str(getattr(env, "ORIGIN_URL", None))
     try:
         # the visitor gets their own request's answer; what is stored comes from an anonymous
         # request for the key (worker/pagecache.py)
-        return await cached_page(key, lambda: _origin_or_502(request, env, url=without_preview_params(request.url)),
+        return await cached_page(key, lambda: _visitors_page(request, env),
                                  upstream_url(origin, key) if origin else key, ctx)
     except Exception as exc:  # the Cache API itself failed: go to the origin
         console.error(log_line("page_cache_failed", reason=type(exc).__name__, detail=str(exc)))
-        return PageResult(await _origin_or_502(request, env), CacheStatus.ERROR, 0.0)
+        return PageResult(await _visitors_page(request, env), CacheStatus.ERROR, 0.0)
+
+
+async def _visitors_page(request, env):
+    """The origin's answer to the visitor's own GET, without our preview parameters (tokens stay
+    out of the origin's logs)."""
+    return await _origin_or_502(request, env, url=without_preview_params(request.url))
 
 
 async def _origin_or_502(request, env, url: str | None = None):

@@ -169,3 +169,9 @@ def test_preview_parameters_never_change_what_is_cached(worker, origin, token, r
     assert origin.hits(page) == stored                        # one cache key for all three
     assert all('pz-page;desc="HIT"' in reply.headers["server-timing"] for reply in (previewed, plain))
     assert 'data-pz-rule="product-hero"' not in plain.text
+
+
+def test_preview_parameters_never_reach_the_origin(worker, origin, token, mint_cookie):
+    for headers in ({"Cookie": mint_cookie()}, {"Authorization": "Basic eDp5"}):   # page cache, and bypass
+        worker.get(f"/plain.html?a=1&pz_preview={token}&pz_rule=x&pz_set.cart.value=5", headers=headers)
+        assert origin.requests[-1].path == "/plain.html?a=1"
