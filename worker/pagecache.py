@@ -75,8 +75,8 @@ async def _revalidate_now(key, stored, stored_at, policy, fetch_origin, upstream
         return PageResult(_as_served(stored), CacheStatus.ERROR, Date.now() - started)
     if response is None:
         response = await fetch_origin()   # the visitor's own request: the origin's answer, or a 502 page
-        return PageResult(response, CacheStatus.MISS, Date.now() - started)
-    _in_background(ctx, _store(key, response))
+    else:
+        _in_background(ctx, _store(key, response))
     return PageResult(response, CacheStatus.MISS, Date.now() - started)
 
 
@@ -88,23 +88,14 @@ def _fill_later(key: str, response, upstream_url: str, ctx) -> None:
         return
     if key not in _revalidating:
         _revalidating.add(key)
-        run_in_background(ctx, _fill(key, upstream_url))
-
-
-async def _fill(key: str, upstream_url: str) -> None:
-    try:
-        work = _store(key, await _plain_fetch(upstream_url))
-        if work is not None:
-            await work
-    except Exception as exc:
-        console.error(log_line("page_not_stored", key=key, reason="fill failed", error=repr(exc)))
-    finally:
-        _revalidating.discard(key)
+        run_in_background(ctx, _revalidate_later(key, None, upstream_url))
 
 
 async def _revalidate_later(key, policy, upstream_url) -> None:
+    """Fetch the key anonymously in the background (conditionally when the stored copy, if any,
+    has validators) and store what comes back; `policy` is None for a first fill."""
     try:
-        if policy.validators.etag or policy.validators.last_modified:
+        if policy is not None and (policy.validators.etag or policy.validators.last_modified):
             response = await _conditional_fetch(upstream_url, policy)
         else:
             response = await _plain_fetch(upstream_url)

@@ -5,7 +5,7 @@ from pyodide.ffi import create_once_callable, create_proxy
 
 from intentedge import log_line
 from intentedge.decision import Choice
-from intentedge.eligibility import ascii_html, header_charset, meta_charset, meta_means_utf8
+from intentedge.charsets import ascii_html, header_charset, meta_charset, meta_means_utf8
 from intentedge.fragments import Operation
 
 from jsconvert import optional_str, to_js_object
@@ -41,7 +41,7 @@ def personalize(response, choices: list[Choice]):
 
 
 class _Page:
-    """What the rewriter knows of one page's charset (see intentedge.eligibility): without one in the
+    """What the rewriter knows of one page's charset (see intentedge.charsets): without one in the
     Content-Type header, fragments go in as ASCII until a `<meta>` declares UTF-8."""
 
     def __init__(self, ascii_only: bool):
