@@ -521,12 +521,15 @@ def test_a_get_with_a_body_is_personalized(worker, origin):
 # --- the log --------------------------------------------------------------------------------------
 
 # What workerd's own HTTP server logs for a request it refuses before any Worker code runs
-# (test_targets_and_hosts_workerd_cannot_parse_never_reach_the_worker), each followed by a
-# `stack:` line. Anything else that looks like an uncaught exception is the Worker's.
+# (test_targets_and_hosts_workerd_cannot_parse_never_reach_the_worker), and for a response stream
+# the origin cut off (test_origin_faults.py: the client sees the connection end), each followed by
+# a `stack:` line. Anything else that looks like an uncaught exception is the Worker's.
 PLATFORM_REFUSAL = re.compile(
     r"^workerd/server/server\.c\+\+:\d+: error: Uncaught exception: "
     r"(kj/compat/url\.c\+\+:\d+: failed: .*(invalid URL|invalid hostname when stringifying URL)"
-    r"|workerd/jsg/.*: failed: remote\.jsg\.TypeError: Invalid URL string\.$)")
+    r"|workerd/jsg/.*: failed: remote\.jsg\.TypeError: Invalid URL string\.$"
+    r"|kj/(compat/http|async-io)\.c\+\+:\d+: disconnected: remote\.worker_do_not_log; "
+    r"Request failed due to internal error$)")
 UNCAUGHT = re.compile(r"Traceback \(most recent call last\)|PythonError|Uncaught|^\s*(\w+)?Error: ")
 
 
