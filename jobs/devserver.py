@@ -110,14 +110,16 @@ RUN_WORKER = Path(__file__).with_name("run_worker.mjs")
 
 def start_miniflare(project: Path, root: Path, *, log_path: Path, bindings: dict[str, str],
                     kv_persist: Path | None = None, entry: str = "entry.py", port: int | None = None,
-                    count_decisions: bool = False, timeout: float = 90) -> tuple[Server, str]:
+                    count_decisions: bool = False, timeout: float = 90,
+                    extra: dict | None = None) -> tuple[Server, str]:
     """The staged Worker in `root` under miniflare directly (jobs/run_worker.mjs), without
-    `wrangler dev`'s proxy and file watching: (server, its URL) once it serves."""
+    `wrangler dev`'s proxy and file watching: (server, its URL) once it serves. `extra` adds
+    run_worker.mjs options (a JavaScript `script`, `kvNamespaces`, `kvSeed`)."""
     node = shutil.which("node")
     if node is None:
         raise ServerError("node is not on PATH")
     options = {"root": str(root), "entry": entry, "port": port or free_port(), "host": "127.0.0.1",
-               "bindings": bindings, "countDecisions": count_decisions}
+               "bindings": bindings, "countDecisions": count_decisions, **(extra or {})}
     if kv_persist is not None:
         options["kvPersist"] = str(kv_persist / "v3" / "kv")   # where `wrangler --persist-to DIR` keeps KV
     server = Server("miniflare", [node, str(RUN_WORKER), json.dumps(options)], cwd=project,

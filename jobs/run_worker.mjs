@@ -11,6 +11,10 @@
 //
 // Unlike `wrangler dev`, the socket takes a request's `cf` object from an `MF-CF-Blob` header (JSON),
 // which lets tests play a verified bot or a visitor from another country.
+//
+// Benchmarks also run JavaScript reference Workers: {"script": "path/to/worker.mjs"} (one ES module,
+// e.g. an esbuild bundle) instead of root/entry, more KV namespaces with {"kvNamespaces": {"BINDING":
+// "id"}}, and values written into them before `ready` with {"kvSeed": {"BINDING": {"key": "value"}}}.
 import { createRequire } from "node:module";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -25,6 +29,7 @@ const { Miniflare } = require(require.resolve("miniflare", { paths: [wrangler] }
 const options = JSON.parse(process.argv[2] ?? "{}");
 const root = path.resolve(project, options.root ?? "build/worker");
 const entry = options.entry ?? "entry.py";
+const script = options.script ? path.resolve(project, options.script) : null;
 
 // Every .py under root, as wrangler 3.68 uploads them; the entry module must come first.
 function pythonFiles(dir) {
@@ -34,14 +39,20 @@ function pythonFiles(dir) {
     return item.name.endsWith(".py") ? [full] : [];
   });
 }
-const files = pythonFiles(root).sort();
-const entryPath = path.join(root, entry);
-if (!files.includes(entryPath)) throw new Error(`${entryPath} not found`);
-const modules = [entryPath, ...files.filter((file) => file !== entryPath)].map((file) => ({
-  type: "PythonModule",
-  path: file,
-  contents: readFileSync(file, "utf8"),
-}));
+function pythonModules() {
+  const files = pythonFiles(root).sort();
+  const entryPath = path.join(root, entry);
+  if (!files.includes(entryPath)) throw new Error(`${entryPath} not found`);
+  return [entryPath, ...files.filter((file) => file !== entryPath)].map((file) => ({
+    type: "PythonModule",
+    path: file,
+    contents: readFileSync(file, "utf8"),
+  }));
+}
+const worker = script
+  ? { modules: [{ type: "ESModule", path: script, contents: readFileSync(script, "utf8") }],
+      modulesRoot: path.dirname(script) }
+  : { modules: pythonModules(), modulesRoot: root };
 
 let decisions = 0;
 function handleRuntimeStdio(stdout, stderr) {
@@ -53,11 +64,10 @@ function handleRuntimeStdio(stdout, stderr) {
 }
 
 const mf = new Miniflare({
-  modules,
-  modulesRoot: root,
+  ...worker,
   compatibilityDate: options.compatibilityDate ?? "2024-07-25",
-  compatibilityFlags: options.compatibilityFlags ?? ["python_workers"],
-  kvNamespaces: { INTENT_KV: options.namespaceId ?? "intentedge-local" },
+  compatibilityFlags: options.compatibilityFlags ?? (script ? [] : ["python_workers"]),
+  kvNamespaces: { INTENT_KV: options.namespaceId ?? "intentedge-local", ...(options.kvNamespaces ?? {}) },
   kvPersist: options.kvPersist,            // DIR/v3/kv, as wrangler 3.68 opens `--persist-to DIR`
   cache: true,                             // caches.default, in memory (per instance)
   cachePersist: options.cachePersist ?? false,
@@ -76,6 +86,10 @@ process.on("exit", () => process.stderr.write(`run_worker: exiting, ${decisions}
 
 try {
   const url = await mf.ready;
+  for (const [binding, values] of Object.entries(options.kvSeed ?? {})) {
+    const namespace = await mf.getKVNamespace(binding);
+    for (const [key, value] of Object.entries(values)) await namespace.put(key, value);
+  }
   process.stdout.write(`ready ${url.href}\n`);
 } catch (error) {
   process.stderr.write(`run_worker: ${(error && error.stack) || error}\n`);
