@@ -30,12 +30,9 @@ grows); both instances serve about as many, and the order alternates per round.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,58 +43,15 @@ from pathlib import Path
 
 from intentedge.jobs.build_worker import build
 from intentedge.jobs.devserver import Server, start_miniflare
-from intentedge.jobs.wranglerkv import wrangler_env
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
+from common import (PROFILE_SALT, ROOT, SESSION_KEYS, WRK_SCRIPT, ensure_debian, origin_page, run_wrk,
+                    seed_kv)
+
 CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=600"
-# Dev-only values, as in .dev.vars (the Worker only needs them to be well-formed).
-SESSION_KEYS = "dev1:intentedge-dev-only-session-key-not-a-secret-0001"
-PROFILE_SALT = "intentedge-dev-only-profile-salt"
 MODES = ("warm", "off")
-
-# wrk prints this line (after its own report) from its `done` callback; latencies in microseconds.
-WRK_SCRIPT = r"""
-done = function(summary, latency, requests)
-  io.write(string.format(
-    "WRKJSON {\"requests\":%d,\"duration_us\":%d,\"bytes\":%d,\"connect\":%d,\"read\":%d," ..
-    "\"write\":%d,\"status\":%d,\"timeout\":%d,\"p50_us\":%d,\"p99_us\":%d,\"mean_us\":%.1f}\n",
-    summary.requests, summary.duration, summary.bytes, summary.errors.connect, summary.errors.read,
-    summary.errors.write, summary.errors.status, summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99), latency.mean))
-end
-"""
 
 
 # --- the origin -----------------------------------------------------------------------------
-
-def origin_page(target_bytes: int = 100_000) -> bytes:
-    """A shop page of about `target_bytes` with the two slots the demo config fills."""
-    head = ('<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            '<title>Cameras · Lumen Cameras</title>\n<link rel="stylesheet" href="/static/style.css">\n'
-            '</head>\n<body>\n<header><a href="/"><strong>Lumen Cameras</strong></a>'
-            '<a href="/products/">Cameras</a><a href="/guides/">Guides</a><a href="/cart/">Cart</a></header>\n'
-            '<main>\n<div data-personalized-region="hero"><h1>Cameras for every story</h1>'
-            '<p>Origin content: the Worker replaces this block.</p></div>\n<h2>All cameras</h2>\n'
-            '<div class="products">\n')
-    promo = '</div>\n<aside data-personalized-region="promo"><p>Origin promo.</p></aside>\n<div class="products">\n'
-    tail = ('</div>\n</main>\n<footer>Lumen Cameras benchmark page, served unchanged by the origin.</footer>\n'
-            '</body>\n</html>\n')
-    cards = []
-    size = len(head) + len(promo) + len(tail)
-    i = 0
-    while size < target_bytes:
-        card = (f'<div class="card" data-sku="lc-{i:05d}"><img src="/static/camera-{i % 12}.png" alt="Model {i}" '
-                f'loading="lazy"><h3><a href="/products/model-{i:05d}/">Lumen Model {i}</a></h3>'
-                f'<p>Sensor {20 + i % 40} MP, {["APS-C", "full-frame", "micro four thirds"][i % 3]}, '
-                f'{4 + i % 8} fps burst, weather-sealed body, two card slots.</p>'
-                f'<p class="price">${399 + 37 * (i % 60)}</p></div>\n')
-        cards.append(card)
-        size += len(card)
-        i += 1
-    half = len(cards) // 2
-    return (head + "".join(cards[:half]) + promo + "".join(cards[half:]) + tail).encode()
-
 
 class Origin:
     """A fast, counting origin on 127.0.0.1: the same page for every GET/HEAD path."""
@@ -164,14 +118,6 @@ class Origin:
 
 # --- the Worker under miniflare --------------------------------------------------------------
 
-def seed_kv(persist: Path) -> None:
-    done = subprocess.run([str(ROOT / ".venv" / "bin" / "intentedge"), "publish", "--local", "--persist-to",
-                           str(persist), str(ROOT / "demo" / "config.toml")],
-                          cwd=ROOT, capture_output=True, text=True, env=wrangler_env(), timeout=120)
-    if done.returncode != 0:
-        raise SystemExit(f"intentedge publish failed:\n{done.stdout}{done.stderr}")
-
-
 def start_worker(mode: str, persist: Path, origin_url: str, log_path: Path) -> tuple[Server, str]:
     bindings = {"ORIGIN_URL": origin_url, "SESSION_KEYS": SESSION_KEYS, "PROFILE_SALT": PROFILE_SALT}
     if mode == "off":
@@ -192,31 +138,6 @@ def probe(url: str) -> dict:
 
 
 # --- load -------------------------------------------------------------------------------------
-
-def ensure_wrk() -> str:
-    wrk = shutil.which("wrk")
-    if wrk:
-        return wrk
-    print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
-    apt = ["apt-get"] if os.geteuid() == 0 else ["sudo", "-n", "apt-get"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (apt + ["update"], apt + ["install", "-y", "wrk"]):
-        subprocess.run(command, check=False, env=env, stdout=subprocess.DEVNULL, timeout=300)
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise SystemExit("wrk is not installed and apt-get could not install it")
-    return wrk
-
-
-def run_wrk(wrk: str, script: Path, url: str, *, seconds: float, connections: int, threads: int) -> dict:
-    command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-               "-s", str(script), url]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
-    for line in done.stdout.splitlines():
-        if line.startswith("WRKJSON "):
-            return json.loads(line[len("WRKJSON "):])
-    raise RuntimeError(f"wrk printed no summary (exit {done.returncode}):\n{done.stdout}{done.stderr}")
-
 
 # --- report -----------------------------------------------------------------------------------
 
@@ -287,7 +208,7 @@ def main() -> None:
         parser.error("rounds 1-20, duration 1-120 s, warmup 1-30 s, concurrency 1-256, threads 1-concurrency, "
                      "page 1-10000 KB, origin delay 0-2000 ms")
 
-    wrk = ensure_wrk()
+    wrk = ensure_debian("wrk")
     out = build()
     print(f"built {sum(1 for _ in out.rglob('*.py'))} Python modules in {out.relative_to(ROOT)}", file=sys.stderr)
     tmp = Path(tempfile.mkdtemp(prefix="intentedge-bench-"))

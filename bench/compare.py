@@ -1,0 +1,559 @@
+"""`make bench`: intentedge against the runtime's floor and a real peer, in one run.
+
+    .venv/bin/python bench/compare.py [--rounds 3] [--duration 5] [--warmup 1] [--concurrency 4]
+                                      [--pages 10k,100k,1m] [--only NAME,...] [--cold-starts 3]
+                                      [--out bench/results] [--keep]
+
+Every Worker runs under miniflare directly (jobs/run_worker.mjs: the pinned workerd, no
+`wrangler dev` proxy), each in its own workerd, all in front of one nginx (Debian's, installed
+when missing) serving three pages of about 10 KB, 100 KB and 1 MB with Cache-Control and
+validators. The subjects (SUBJECTS below):
+
+- JavaScript pass-through and JavaScript HTMLRewriter injecting one fragment,
+- Python pass-through and a minimal Python HTMLRewriter injecting one fragment
+  (bench/references/),
+- GrowthBook's Cloudflare edge app with its payload in KV, a visual-editor experiment that
+  sets the hero slot's inner HTML (bench/growthbook.py),
+- intentedge itself: demo/config.toml published into local KV by our own CLI, a returning
+  visitor's signed cookie (verified, updated and re-signed on every request), profile
+  lookup, scoring, rules, both slots filled, Set-Cookie, Server-Timing.
+
+The references inject exactly the hero fragment intentedge chose for that visitor.
+
+Measured per subject: cold start (process start to the first 100 KB response, `--cold-starts`
+fresh starts), then rounds of wrk (-t1, fixed concurrency) that interleave subjects and pages
+(the order rotates each round; each measured run follows a warm-up on the same instance):
+requests/s, p50 and p99 latency (medians over rounds); then sequential requests for time to
+first byte (response headers) and to the last byte; workerd's resident memory sampled every
+0.2 s (peak). Writes results.md, results.json and chart.png to --out and prints the table.
+No assertions: the goals are checked and reported, not enforced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psutil
+
+from intentedge.jobs.build_worker import build
+from intentedge.jobs.devserver import Server, ServerError, free_port, start_miniflare
+
+from common import PROFILE_SALT, ROOT, SESSION_KEYS, WRK_SCRIPT, ensure_debian, origin_page, run_wrk, seed_kv
+
+REFERENCES = ROOT / "bench" / "references"
+PAGES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+SLOT_SELECTOR = '[data-personalized-region="hero"]'
+CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=600"
+# The bench visitor: second visit, a $180 cart (rule premium-offer fills the hero slot).
+VISITOR = ["--visitor-id", "bench-visitor-00000001", "--visits", "2", "--pages", "3", "--stage", "cart",
+           "--cart", "180", "--items", "1", "--category", "cameras"]
+
+
+@dataclass
+class Subject:
+    name: str
+    label: str
+    kind: str                       # js, python, growthbook, intentedge
+    source: str = ""                # a JS module, or a folder with entry.py
+
+
+SUBJECTS = [
+    Subject("js-pass", "JS pass-through", "js", "js_passthrough.mjs"),
+    Subject("js-rewriter", "JS HTMLRewriter, 1 fragment", "js", "js_rewriter.mjs"),
+    Subject("py-pass", "Python pass-through", "python", "py_passthrough"),
+    Subject("py-rewriter", "Python HTMLRewriter, 1 fragment", "python", "py_rewriter"),
+    Subject("growthbook", "GrowthBook edge app", "growthbook"),
+    Subject("intentedge", "intentedge (full)", "intentedge"),
+]
+
+
+# --- the origin -------------------------------------------------------------------------------
+
+class Nginx:
+    """nginx on 127.0.0.1 serving /10k/, /100k/ and /1m/ (ETag, Last-Modified, Cache-Control). Pages are
+    folders: GrowthBook's app passes paths with a file extension straight through."""
+
+    def __init__(self, prefix: Path, pages: dict[str, bytes]):
+        self.binary = ensure_debian("nginx", "nginx-light")
+        self.port = free_port()
+        self.prefix = prefix
+        (prefix / "pages").mkdir(parents=True)
+        (prefix / "tmp").mkdir()
+        for name, body in pages.items():
+            (prefix / "pages" / name).mkdir()
+            (prefix / "pages" / name / "index.html").write_bytes(body)
+        user = "user root;" if _is_root() else ""
+        temp = "\n".join(f"  {kind}_temp_path {prefix}/tmp/{kind};"
+                         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        (prefix / "nginx.conf").write_text(f"""{user}
+daemon off;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+{temp}
+  types {{ text/html html; }}
+  default_type application/octet-stream;
+  charset utf-8;
+  sendfile on;
+  tcp_nodelay on;
+  keepalive_requests 1000000;
+  server {{
+    listen 127.0.0.1:{self.port};
+    root {prefix}/pages;
+    location / {{ add_header Cache-Control "{CACHE_CONTROL}"; }}
+  }}
+}}
+""")
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = Server("nginx", [self.binary, "-p", str(prefix), "-c", str(prefix / "nginx.conf")],
+                             cwd=prefix, log_path=prefix / "nginx.log")
+        self.server.wait_http(f"{self.url}/10k/", timeout=15)
+
+    def version(self) -> str:
+        done = subprocess.run([self.binary, "-v"], capture_output=True, text=True)
+        return (done.stderr or done.stdout).strip().removeprefix("nginx version: ")
+
+
+def _is_root() -> bool:
+    import os
+    return os.geteuid() == 0
+
+
+# --- starting the subjects --------------------------------------------------------------------
+
+@dataclass
+class Running:
+    subject: Subject
+    server: Server
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    cold_ms: list[float] = field(default_factory=list)
+    peak_rss: int = 0
+    idle_rss: int = 0
+
+    def workerd(self) -> list[psutil.Process]:
+        try:
+            children = psutil.Process(self.server.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+        return [child for child in children if child.name().startswith("workerd")]
+
+
+class Launcher:
+    """Starts a subject under miniflare; knows the bindings, KV and cookie each one needs."""
+
+    def __init__(self, tmp: Path, origin_url: str):
+        self.tmp = tmp
+        self.origin_url = origin_url
+        self.fragment = ""          # the hero fragment intentedge chose, once it ran
+        self.intentedge_root = build()
+        seed_kv(tmp / "kv-seed")
+        self.cookie = _bench_cookie()
+        self.starts = 0
+
+    def start(self, subject: Subject) -> tuple[Server, str, dict[str, str]]:
+        self.starts += 1
+        log = self.tmp / f"{subject.name}-{self.starts}.log"
+        bindings = {"ORIGIN_URL": self.origin_url, "SLOT_SELECTOR": SLOT_SELECTOR, "FRAGMENT_HTML": self.fragment}
+        headers: dict[str, str] = {}
+        kv = None
+        extra: dict = {}
+        if subject.kind == "js":
+            root, extra["script"] = REFERENCES, str(REFERENCES / subject.source)
+        elif subject.kind == "python":
+            root = REFERENCES / subject.source
+        elif subject.kind == "growthbook":
+            from growthbook import prepare
+            work = self.tmp / f"growthbook-{self.starts}"
+            work.mkdir()
+            extra = prepare(work, self.origin_url, SLOT_SELECTOR, self.fragment, inject_sdk=True)
+            bindings = {**extra.pop("bindings"), "ORIGIN_URL": self.origin_url}
+            root = work
+        else:
+            root = self.intentedge_root
+            kv = self.tmp / f"kv-{self.starts}"
+            shutil.copytree(self.tmp / "kv-seed", kv)   # one KV store per workerd: no shared SQLite files
+            bindings = {"ORIGIN_URL": self.origin_url, "SESSION_KEYS": SESSION_KEYS, "PROFILE_SALT": PROFILE_SALT}
+            headers = {"Cookie": self.cookie}
+        server, url = start_miniflare(ROOT, root, log_path=log, bindings=bindings, kv_persist=kv,
+                                      count_decisions=subject.kind == "intentedge", timeout=120, extra=extra)
+        return server, url, headers
+
+
+def _bench_cookie() -> str:
+    done = subprocess.run([str(ROOT / ".venv" / "bin" / "intentedge"), "cookie", "--keys", SESSION_KEYS, *VISITOR],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    cookie = done.stdout.strip().splitlines()[-1]
+    if not cookie.startswith("pz="):
+        raise SystemExit(f"intentedge cookie printed no cookie: {done.stdout}{done.stderr}")
+    return cookie
+
+
+def get(url: str, headers: dict[str, str], timeout: float = 60) -> tuple[int, dict[str, str], bytes, float, float]:
+    """(status, headers, body, ms to the response headers, ms to the last byte) on a new connection."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        started = time.perf_counter()
+        connection.request("GET", parts.path or "/", headers=headers)
+        response = connection.getresponse()
+        first = time.perf_counter()
+        body = response.read()
+        done = time.perf_counter()
+        return (response.status, {k.lower(): v for k, v in response.getheaders()}, body,
+                (first - started) * 1000, (done - started) * 1000)
+    finally:
+        connection.close()
+
+
+def launch(launcher: Launcher, subject: Subject, cold_starts: int) -> Running:
+    """`cold_starts` fresh starts, each timed to its first 100 KB page; the last one stays up."""
+    cold = []
+    for attempt in range(cold_starts):
+        started = time.perf_counter()
+        server, url, headers = launcher.start(subject)
+        status, _, _, _, _ = get(f"{url}/100k/", headers)
+        cold.append((time.perf_counter() - started) * 1000)
+        if status != 200:
+            server.stop()
+            raise SystemExit(f"{subject.name}: first request answered {status}; log: {server.log_path}")
+        if attempt < cold_starts - 1:
+            server.stop()
+    running = Running(subject, server, url, headers, cold)
+    running.idle_rss = sum(process.memory_info().rss for process in running.workerd())
+    return running
+
+
+def check_injection(running: Running, fragment: str) -> str:
+    """What the subject did to the 100 KB page; raises when it did not inject the hero fragment."""
+    status, headers, body, _, _ = get(f"{running.url}/100k/", running.headers)
+    text = body.decode()
+    hero = re.search(r'<div data-personalized-region="hero"[^>]*>(.*?)</div>', text, re.S)
+    if status != 200 or hero is None:
+        raise SystemExit(f"{running.subject.name}: status {status}, no hero slot in the page")
+    if running.subject.kind == "intentedge":
+        if "set-cookie" not in headers or 'data-pz-rule="' not in text:
+            raise SystemExit(f"intentedge did not personalize the page: {headers}")
+    elif running.subject.name not in ("js-pass", "py-pass") and fragment not in hero.group(1):
+        raise SystemExit(f"{running.subject.name} did not inject the fragment: {hero.group(0)[:300]}")
+    return hero.group(1)
+
+
+# --- measuring --------------------------------------------------------------------------------
+
+class MemorySampler(threading.Thread):
+    """Every 0.2 s, each subject's workerd resident memory; keeps the peak."""
+
+    def __init__(self, running: list[Running]):
+        super().__init__(name="memory", daemon=True)
+        self.running = running
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.2):
+            for subject in self.running:
+                try:
+                    rss = sum(process.memory_info().rss for process in subject.workerd())
+                except psutil.Error:
+                    continue
+                subject.peak_rss = max(subject.peak_rss, rss)
+
+
+def load_rounds(running: list[Running], args, wrk: str, script: Path) -> dict:
+    runs: dict = {page: {r.subject.name: [] for r in running} for page in args.pages}
+    for round_no in range(args.rounds):
+        for page in args.pages:
+            shift = round_no % len(running)
+            for subject in running[shift:] + running[:shift]:
+                url = f"{subject.url}/{page}/"
+                options = dict(connections=args.concurrency, threads=1, headers=subject.headers)
+                run_wrk(wrk, script, url, seconds=args.warmup, **options)
+                run = run_wrk(wrk, script, url, seconds=args.duration, **options)
+                runs[page][subject.subject.name].append(run)
+                print(f"round {round_no + 1} {page:>4} {subject.subject.name:<12} "
+                      f"{rps(run):8,.0f} req/s  p50 {run['p50_us'] / 1000:6.2f} ms  "
+                      f"p99 {run['p99_us'] / 1000:6.2f} ms  errors {errors(run)}", file=sys.stderr)
+    return runs
+
+
+def first_bytes(running: list[Running], pages: list[str], samples: int) -> dict:
+    """Sequential requests, one at a time: ms to the response headers and to the last byte, and
+    for intentedge how its metadata was found (Server-Timing pz-meta)."""
+    out: dict = {page: {} for page in pages}
+    for page in pages:
+        for subject in running:
+            ttfb, total, meta = [], [], {}
+            for _ in range(samples):
+                status, headers, _, first, last = get(f"{subject.url}/{page}/", subject.headers)
+                ttfb.append(first)
+                total.append(last)
+                found = re.search(r'pz-meta;desc="?([A-Za-z]+)', headers.get("server-timing", ""))
+                if found:
+                    meta[found.group(1)] = meta.get(found.group(1), 0) + 1
+            out[page][subject.subject.name] = {"ttfb": ttfb, "total": total, "meta": meta}
+    return out
+
+
+def rps(run: dict) -> float:
+    return run["requests"] / (run["duration_us"] / 1e6)
+
+
+def errors(run: dict) -> int:
+    return sum(run[kind] for kind in ("connect", "read", "write", "status", "timeout"))
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def summarize(running: list[Running], runs: dict, probes: dict) -> dict:
+    results: dict = {"pages": {}, "subjects": {}}
+    for page, by_subject in runs.items():
+        results["pages"][page] = {}
+        for name, subject_runs in by_subject.items():
+            probe = probes[page][name]
+            results["pages"][page][name] = {
+                "rps": statistics.median(rps(run) for run in subject_runs),
+                "p50_ms": statistics.median(run["p50_us"] for run in subject_runs) / 1000,
+                "p99_ms": statistics.median(run["p99_us"] for run in subject_runs) / 1000,
+                "ttfb_p50_ms": statistics.median(probe["ttfb"]),
+                "ttfb_p99_ms": percentile(probe["ttfb"], 0.99),
+                "last_byte_p50_ms": statistics.median(probe["total"]),
+                "requests": sum(run["requests"] for run in subject_runs),
+                "errors": sum(errors(run) for run in subject_runs),
+                "per_round_rps": [round(rps(run)) for run in subject_runs],
+                "meta": probe["meta"],
+            }
+    for subject in running:
+        results["subjects"][subject.subject.name] = {
+            "label": subject.subject.label,
+            "cold_start_ms": [round(ms) for ms in subject.cold_ms],
+            "idle_rss_mb": round(subject.idle_rss / 2**20, 1),
+            "peak_rss_mb": round(subject.peak_rss / 2**20, 1),
+        }
+    return results
+
+
+# --- reporting --------------------------------------------------------------------------------
+
+def goals(results: dict) -> list[tuple[bool, str]]:
+    pages, subjects = results["pages"], results["subjects"]
+    if "intentedge" not in subjects:
+        return []
+    checks = []
+    for page, by in pages.items():
+        ours = by["intentedge"]
+        if "py-rewriter" in by:
+            ratio = ours["rps"] / by["py-rewriter"]["rps"]
+            checks.append((ratio >= 0.9, f"{page}: throughput {ratio:.2f}x the minimal Python HTMLRewriter (goal >= 0.9x)"))
+        if "growthbook" in by:
+            gb = by["growthbook"]
+            better = (ours["rps"] > gb["rps"] and ours["p50_ms"] < gb["p50_ms"]
+                      and ours["ttfb_p50_ms"] < gb["ttfb_p50_ms"])
+            checks.append((better, f"{page}: vs GrowthBook {ours['rps'] / gb['rps']:.2f}x requests/s, p50 "
+                                   f"{ours['p50_ms']:.2f} vs {gb['p50_ms']:.2f} ms, TTFB {ours['ttfb_p50_ms']:.2f} vs "
+                                   f"{gb['ttfb_p50_ms']:.2f} ms (goal: better on all three)"))
+        misses = sum(count for state, count in ours["meta"].items() if state != "HIT")
+        checks.append((misses == 0, f"{page}: metadata read from KV on {misses} of "
+                                    f"{sum(ours['meta'].values())} warm requests (goal 0; Server-Timing pz-meta)"))
+    sizes = [page for page in ("10k", "1m") if page in pages]
+    if len(sizes) == 2:
+        small, large = (pages[page]["intentedge"]["ttfb_p50_ms"] for page in sizes)
+        checks.append((large < 2 * small + 1, f"TTFB {small:.2f} ms at 10 KB, {large:.2f} ms at 1 MB "
+                                              "(goal: does not grow with the page, streaming)"))
+    if "growthbook" in subjects:
+        ours, gb = subjects["intentedge"]["peak_rss_mb"], subjects["growthbook"]["peak_rss_mb"]
+        checks.append((ours < gb / 2, f"peak memory {ours:.0f} MB vs GrowthBook's {gb:.0f} MB "
+                                      f"({ours / gb:.2f}x; goal: a fraction)"))
+    return checks
+
+
+def markdown(results: dict, meta: dict) -> str:
+    subjects = results["subjects"]
+    lines = ["# Benchmark: intentedge against the runtime's floor and GrowthBook's edge app",
+             "",
+             f"{meta['date']}, commit {meta['commit']}, {meta['machine']}. workerd {meta['workerd']} under miniflare "
+             f"(jobs/run_worker.mjs, no wrangler dev proxy), origin nginx {meta['nginx']} on loopback, "
+             f"wrk -t1 -c{meta['concurrency']}, {meta['rounds']} rounds x {meta['duration']:g} s per subject and page "
+             f"(after {meta['warmup']:g} s of warm-up; medians over rounds), TTFB over {meta['samples']} sequential "
+             f"requests. Produced by `make bench` (bench/compare.py).",
+             ""]
+    for page, by in results["pages"].items():
+        lines += [f"## {page} page ({meta['page_bytes'][page]:,} bytes, {meta['page_elements'][page]:,} elements)", "",
+                  "| worker | requests/s | p50 ms | p99 ms | TTFB p50 ms | TTFB p99 ms | last byte p50 ms | errors |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for name, row in by.items():
+            lines.append(f"| {subjects[name]['label']} | {row['rps']:,.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | "
+                         f"{row['ttfb_p50_ms']:.2f} | {row['ttfb_p99_ms']:.2f} | {row['last_byte_p50_ms']:.2f} | "
+                         f"{row['errors']} |")
+        lines.append("")
+    lines += ["## Memory and cold start", "",
+              "| worker | peak RSS MB | RSS after start MB | cold start ms (each start) |", "|---|---:|---:|---|"]
+    for name, row in subjects.items():
+        lines.append(f"| {row['label']} | {row['peak_rss_mb']:.0f} | {row['idle_rss_mb']:.0f} | "
+                     f"{', '.join(f'{ms:,}' for ms in row['cold_start_ms'])} |")
+    if "intentedge" in subjects:
+        lines += ["", "## intentedge relative to each reference", "",
+                  "requests/s ratio (higher is better) / p50 ratio / TTFB p50 ratio (lower is better).", "",
+                  "| reference | " + " | ".join(results["pages"]) + " |",
+                  "|---|" + "---:|" * len(results["pages"])]
+        for name in subjects:
+            if name == "intentedge":
+                continue
+            cells = []
+            for by in results["pages"].values():
+                ours, ref = by["intentedge"], by[name]
+                cells.append(f"{ours['rps'] / ref['rps']:.2f}x / {ours['p50_ms'] / ref['p50_ms']:.2f}x / "
+                             f"{ours['ttfb_p50_ms'] / ref['ttfb_p50_ms']:.2f}x")
+            lines.append(f"| {subjects[name]['label']} | " + " | ".join(cells) + " |")
+        lines += ["", "## Goals", ""]
+        lines += [f"- {'met' if ok else '**not met**'}: {text}" for ok, text in goals(results)]
+    lines += ["", "Per-round requests/s (each page, each worker) and the raw numbers are in results.json.", ""]
+    return "\n".join(lines)
+
+
+def chart(results: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pages = list(results["pages"])
+    names = list(results["subjects"])
+    labels = [results["subjects"][name]["label"] for name in names]
+    figure, axes = plt.subplots(2, 2, figsize=(13, 8.5))
+    width = 0.8 / len(names)
+    panels = [(axes[0][0], "rps", "requests/s (higher is better)", True),
+              (axes[0][1], "p50_ms", "p50 latency, ms (lower is better)", True),
+              (axes[1][0], "ttfb_p50_ms", "time to first byte p50, ms (lower is better)", False)]
+    for axis, key, title, log in panels:
+        for i, name in enumerate(names):
+            values = [results["pages"][page][name][key] for page in pages]
+            axis.bar([p + (i - (len(names) - 1) / 2) * width for p in range(len(pages))], values, width,
+                     label=results["subjects"][name]["label"])
+        axis.set_xticks(range(len(pages)), [f"{page} page" for page in pages])
+        axis.set_title(title)
+        if log:
+            axis.set_yscale("log")
+        axis.grid(axis="y", alpha=0.3)
+    memory = axes[1][1]
+    memory.barh(labels, [results["subjects"][name]["peak_rss_mb"] for name in names],
+                color=[f"C{i}" for i in range(len(names))])
+    memory.set_title("workerd peak resident memory, MB (lower is better)")
+    memory.invert_yaxis()
+    memory.grid(axis="x", alpha=0.3)
+    axes[0][0].legend(fontsize=8, loc="lower left")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def run_metadata(args, nginx: Nginx, pages: dict[str, bytes]) -> dict:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    workerd = next(ROOT.glob("node_modules/@cloudflare/workerd-linux-64/package.json"), None)
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit.stdout.strip() or "unknown",
+        "machine": f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.system()}",
+        "workerd": json.loads(workerd.read_text())["version"] if workerd else "unknown",
+        "nginx": nginx.version(),
+        "concurrency": args.concurrency, "rounds": args.rounds, "duration": args.duration,
+        "warmup": args.warmup, "samples": args.samples,
+        "page_bytes": {name: len(body) for name, body in pages.items()},
+        "page_elements": {name: len(re.findall(rb"<[a-zA-Z]", body)) for name, body in pages.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measured run")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up before each measured run")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--pages", default="10k,100k,1m", help="a comma-separated subset of 10k,100k,1m")
+    parser.add_argument("--only", default="", help="a comma-separated subset of " + ",".join(s.name for s in SUBJECTS))
+    parser.add_argument("--cold-starts", type=int, default=3, help="fresh starts timed per subject")
+    parser.add_argument("--samples", type=int, default=100, help="sequential requests for TTFB, per page")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, KV, nginx)")
+    args = parser.parse_args()
+    args.pages = [page for page in args.pages.split(",") if page]
+    only = {name for name in args.only.split(",") if name}
+    subjects = [subject for subject in SUBJECTS if not only or subject.name in only]
+    if (not set(args.pages) <= set(PAGES) or not args.pages or only - {s.name for s in SUBJECTS}
+            or not (1 <= args.rounds <= 20 and 1 <= args.duration <= 120 and 1 <= args.warmup <= 30
+                    and 1 <= args.concurrency <= 256 and 1 <= args.cold_starts <= 10 and 1 <= args.samples <= 10_000)):
+        parser.error("pages among 10k,100k,1m; known subjects; rounds 1-20, duration 1-120 s, warmup 1-30 s, "
+                     "concurrency 1-256, cold starts 1-10, samples 1-10000")
+
+    wrk = ensure_debian("wrk")
+    tmp = Path(tempfile.mkdtemp(prefix="intentedge-compare-"))
+    tmp.chmod(0o755)   # nginx's worker runs as another user
+    script = tmp / "report.lua"
+    script.write_text(WRK_SCRIPT)
+    pages = {name: origin_page(size) for name, size in PAGES.items()}
+    nginx = Nginx(tmp / "nginx", pages)
+    running: list[Running] = []
+    sampler = MemorySampler(running)
+    try:
+        launcher = Launcher(tmp, nginx.url)
+        # intentedge first: the references inject the hero fragment it chose for the bench visitor
+        order = sorted(subjects, key=lambda subject: subject.kind != "intentedge")
+        for subject in order:
+            print(f"starting {subject.name} ({args.cold_starts} cold starts)", file=sys.stderr)
+            current = launch(launcher, subject, args.cold_starts)
+            running.append(current)
+            hero = check_injection(current, launcher.fragment)
+            if subject.kind == "intentedge":
+                launcher.fragment = hero
+                print(f"intentedge fills the hero slot with: {hero}", file=sys.stderr)
+            print(f"  {subject.name}: cold start {current.cold_ms} ms, {current.idle_rss / 2**20:.0f} MB", file=sys.stderr)
+        if not launcher.fragment:
+            launcher.fragment = "<h2>Premium care</h2>"
+        running.sort(key=lambda r: SUBJECTS.index(r.subject))
+        sampler.start()
+        runs = load_rounds(running, args, wrk, script)
+        probes = first_bytes(running, args.pages, args.samples)
+        sampler.stopped.set()
+        results = summarize(running, runs, probes)
+        meta = run_metadata(args, nginx, {page: pages[page] for page in args.pages})
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "results.json").write_text(json.dumps({"meta": meta, **results}, indent=1) + "\n")
+        report = markdown(results, meta)
+        (args.out / "results.md").write_text(report)
+        chart(results, args.out / "chart.png")
+        print(report)
+        print(f"wrote {args.out}/results.md, results.json, chart.png", file=sys.stderr)
+    except ServerError as exc:
+        raise SystemExit(str(exc)) from None
+    finally:
+        sampler.stopped.set()
+        for subject in running:
+            subject.server.stop()
+        nginx.server.stop()
+        if args.keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
