@@ -21,8 +21,8 @@ from intentedge.session import (SessionKeyError, SessionKeys, cookie_value, dump
 from intentedge.visitor import logged_in, page_view, profile_key, returning_session
 
 from jsconvert import headers_from_js, optional_str, request_data_from_js, to_js_object
-from metadata import (Budget, OverBudget, Timing, caching_enabled, known_login_cookie, read_bundle,
-                      read_profile)
+from metadata import (Budget, OverBudget, Timing, fresh_bundle, fresh_profile, known_login_cookie,
+                      page_caching_enabled, read_bundle, read_profile)
 from pagecache import PageResult, cached_page
 from rewriting import personalize
 
@@ -56,9 +56,11 @@ async def _get(request, env, ctx):
     # KV reads run while the origin works on the page.
     timing = Timing()
     budget = Budget(env, started)
-    bundle_read = asyncio.ensure_future(read_bundle(env, ctx, timing))
+    # Warm isolate: both are already in its cache, and no task is scheduled for them.
+    fresh = fresh_bundle(env, timing)
+    bundle_read = _done(fresh) if fresh is not None else asyncio.ensure_future(read_bundle(env, ctx, timing))
     salt = _secret(env, "PROFILE_SALT")
-    profile_read = (asyncio.ensure_future(_consented_profile(env, ctx, bundle_read, previous, cookie, salt))
+    profile_read = (_profile_read(env, ctx, bundle_read, fresh, previous, cookie, salt)
                     if previous and salt else None)
     page = await _page(request, env, ctx)
     response = page.response
@@ -91,12 +93,31 @@ async def _get(request, env, ctx):
         return response
 
 
+def _profile_read(env, ctx, bundle_read, bundle, previous, cookie: str, salt: str):
+    """A future of the visitor's profile (None without consent): already done when the bundle and
+    the profile are both fresh in the isolate's cache."""
+    if bundle is not None:
+        if not may_recognise(bundle.consent, cookie, gpc=False):   # Sec-GPC was checked before
+            return _done(None)
+        key = profile_key(previous, salt.encode())
+        cached, profile = fresh_profile(env, key)
+        return _done(profile) if cached else asyncio.ensure_future(read_profile(env, ctx, key))
+    return asyncio.ensure_future(_consented_profile(env, ctx, bundle_read, previous, cookie, salt))
+
+
 async def _consented_profile(env, ctx, bundle_read, previous, cookie: str, salt: str):
     """The visitor's profile, read only if the bundle's [consent] allows recognising them."""
     bundle = await bundle_read
     if not may_recognise(bundle.consent, cookie, gpc=False):   # Sec-GPC was checked before
         return None
     return await read_profile(env, ctx, profile_key(previous, salt.encode()))
+
+
+def _done(value):
+    """A future that already holds `value`."""
+    future = asyncio.get_event_loop().create_future()
+    future.set_result(value)
+    return future
 
 
 async def _within_budget(budget, profile_read, ctx):
@@ -140,9 +161,9 @@ def _rewritten(response, choices, headers: list[tuple[str, str, str]]):
 
 
 async def _page(request, env, ctx) -> PageResult:
-    """The origin's page, through the base-page cache unless the request carries credentials
-    (Authorization, or the site's login cookie as the newest bundle names it)."""
-    if (request.headers.get("authorization") is not None or not caching_enabled(env)
+    """The origin's page, through the base-page cache unless it is off (CACHE or PAGE_CACHE) or the
+    request carries credentials (Authorization, or the site's login cookie as the newest bundle names it)."""
+    if (request.headers.get("authorization") is not None or not page_caching_enabled(env)
             or logged_in(optional_str(request.headers.get("cookie")) or "", known_login_cookie())):
         return PageResult(await _visitors_page(request, env), CacheStatus.BYPASS, 0.0)
     key = normalized_cache_url(request.url)

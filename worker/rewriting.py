@@ -11,6 +11,10 @@ from intentedge.fragments import Operation
 from jsconvert import optional_str, to_js_object
 
 SLOT_ATTRIBUTE = "data-personalized-region"
+# The content options of HTMLRewriter's insertions, made once: keyword arguments would make a JS
+# object per call.
+_AS_HTML = to_js_object({"html": True})
+_AS_TEXT = to_js_object({"html": False})
 
 
 def personalize(response, choices: list[Choice]):
@@ -94,15 +98,16 @@ def _destroy_all(proxies: list) -> None:
 
 
 def _insert(element, op: Operation, content: str, html: bool) -> None:
+    options = _AS_HTML if html else _AS_TEXT
     if op is Operation.INNER:
-        element.setInnerContent(content, html=html)
+        element.setInnerContent(content, options)
     elif op is Operation.APPEND:
-        element.append(content, html=html)
+        element.append(content, options)
     elif op is Operation.PREPEND:
-        element.prepend(content, html=html)
+        element.prepend(content, options)
     elif op is Operation.BEFORE:
-        element.before(content, html=html)
+        element.before(content, options)
     elif op is Operation.AFTER:
-        element.after(content, html=html)
+        element.after(content, options)
     elif op is Operation.REPLACE:
-        element.replace(content, html=html)
+        element.replace(content, options)
