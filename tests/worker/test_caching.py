@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from .conftest import CONFIG
+from .conftest import CONFIG, run_worker
 
 
 def path(policy: str, request) -> str:
@@ -192,3 +192,20 @@ def test_a_logged_in_visitor_bypasses_the_page_cache(worker, origin, request):
     reply = worker.get(page, headers={"Cookie": "logged_in=1"})   # the config's [signals] login_cookie
     assert 'pz-page;desc="BYPASS"' in reply.headers["server-timing"]
     assert origin.hits(page) == before + 1
+
+
+@pytest.fixture(scope="module")
+def pageless_worker(origin, kv_dir, publish, staged_worker, dev_secrets, tmp_path_factory):
+    """The Worker with PAGE_CACHE="off": the base-page cache off, the metadata cache on."""
+    publish()
+    yield from run_worker(staged_worker, tmp_path_factory, kv_dir=kv_dir,
+                          bindings={**dev_secrets, "ORIGIN_URL": origin.url, "PAGE_CACHE": "off"})
+
+
+def test_page_cache_off_goes_to_the_origin_every_time_and_keeps_metadata_cached(pageless_worker, origin, request):
+    page = path("fresh", request)
+    replies = [pageless_worker.get(page) for _ in range(3)]
+    assert origin.hits(page) == 3
+    assert all('pz-page;desc="BYPASS"' in reply.headers["server-timing"] for reply in replies)
+    assert 'pz-meta;desc="HIT"' in replies[-1].headers["server-timing"]
+    assert all('data-pz-rule=' in reply.text for reply in replies)
