@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import platform
 import re
 import shutil
@@ -137,7 +138,6 @@ http {{
 
 
 def _is_root() -> bool:
-    import os
     return os.geteuid() == 0
 
 

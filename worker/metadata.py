@@ -133,6 +133,7 @@ def fresh_bundle(env, timing: Timing) -> Bundle | None:
     key = _cache.lookup(CONFIG_POINTER, Date.now() / 1000)
     bundle = _compiled.get(key.value) if key.state is State.FRESH else None
     if bundle is not None:
+        _newest["login_cookie"] = bundle.login_cookie   # as read_bundle does: the pointer may have moved
         timing.state, timing.ms = CacheStatus.HIT, 0.0
     return bundle
 
