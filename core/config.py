@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from .conditions import compile_condition, validate_condition
 from .consent import NOBODY, ConsentPolicy
 from .errors import ConfigError, Problem
+from .events import Limits as EventLimits
 from .fragments import ContentType, Fragment, Operation, TemplateError
 from .markup import markup_problems
 from .metadata_cache import CachePolicy
@@ -29,12 +30,14 @@ from .rules import CompiledRules, Rule
 from .scoring import DEFAULT_SATURATION, DEFAULT_WEIGHTS, VECTORS, ScoringModel
 from .signals import DEFAULT_STAGES, PageRule, Signals
 
+_EVENTS_PATH = re.compile(r"/[A-Za-z0-9/_.~-]{1,127}\Z")
 _SLOT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")
 _KEYS = {
     "config": {"slots", "fragments", "rules", "engine", "scoring", "signals", "products", "saved_groups", "cache",
-               "consent"},
+               "consent", "events"},
     "consent": {"cookie", "value"},
+    "events": {"path", "beacon", "max_events", "max_bytes", "rate_per_minute"},
     "cache": {"config", "profiles"},
     "cache_policy": {"fresh", "swr", "sie", "negative"},
     "slot": {"fallback"},
@@ -76,6 +79,7 @@ class Bundle:
     max_active: int = DEFAULT_MAX_ACTIVE
     login_cookie: str | None = None
     consent: ConsentPolicy = field(default_factory=ConsentPolicy)
+    events: EventLimits | None = None     # None: no events endpoint, no beacon
     config_cache: CachePolicy = DEFAULT_CONFIG_CACHE
     profile_cache: CachePolicy = DEFAULT_PROFILE_CACHE
     problems: tuple[Problem, ...] = ()    # lenient compile: what was skipped
@@ -111,6 +115,7 @@ def compile_bundle(data: Any, *, source: str, strict: bool = True) -> Bundle:
         max_active=c.max_active(c.table(data, "engine")),
         login_cookie=c.login_cookie(signals),
         consent=c.consent(data.get("consent", {})),
+        events=c.events(data.get("events")),
         config_cache=c.cache_policy(cache, "config", DEFAULT_CONFIG_CACHE),
         profile_cache=c.cache_policy(cache, "profiles", DEFAULT_PROFILE_CACHE),
         problems=tuple(c.problems),
@@ -462,6 +467,33 @@ class _Compiler:
             self.problem("consent", "value must be a non-empty string, and needs 'cookie'")
             return NOBODY
         return ConsentPolicy(cookie, value)
+
+    def events(self, spec: Any) -> EventLimits | None:
+        if spec is None:
+            return None
+        if not isinstance(spec, dict):
+            self.problem("events", f"must be a table, found {_kind(spec)}")
+            return None
+        self.unknown_keys(spec, "events", "events")
+        default = EventLimits()
+        path = spec.get("path", default.path)
+        if not (isinstance(path, str) and _EVENTS_PATH.match(path)):
+            self.problem("events", f"path must be a URL path such as '/__pz/events', found {path!r}",
+                         "letters, digits and / _ . ~ - only")
+            return None
+        beacon = spec.get("beacon", default.beacon)
+        if not isinstance(beacon, bool):
+            self.problem("events", "beacon must be true or false")
+            return None
+        max_events = self.number(spec, "max_events", "events", default.max_events, integer=True, minimum=1)
+        max_bytes = self.number(spec, "max_bytes", "events", default.max_bytes, integer=True, minimum=256)
+        rate = self.number(spec, "rate_per_minute", "events", default.rate_per_minute, integer=True, minimum=1)
+        if None in (max_events, max_bytes, rate):
+            return None
+        if rate < max_events:
+            self.problem("events", f"rate_per_minute ({rate}) must allow one full batch (max_events = {max_events})")
+            return None
+        return EventLimits(path, beacon, max_events, max_bytes, rate)
 
     def products(self, specs: dict) -> dict[str, dict]:
         products = {}

@@ -53,7 +53,8 @@ class Choice:
         if self.marks_slot:
             return self.content, self.fragment.is_html
         body = self.content if self.fragment.is_html else html.escape(self.content, quote=False)
-        attributes = " ".join(f'{name}="{html.escape(value)}"' for name, value in self.markers.items())
+        markers = {"data-pz-slot": self.slot, **self.markers}   # no slot element carries its name here
+        attributes = " ".join(f'{name}="{html.escape(value)}"' for name, value in markers.items())
         return f'<div {attributes} style="display:contents">{body}</div>', True
 
 

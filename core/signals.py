@@ -76,6 +76,39 @@ class Signals:
             changes.update(cart_value=0.0, cart_items=0, purchases=session.purchases + 1)
         return changes
 
+    def record(self, session: Session, event: dict, products: dict) -> Session:
+        """The session after an event the page reported (core/events.py): the cart, purchases,
+        searches and trials change it; views, exposures and clicks do not."""
+        kind = event["type"]
+        quantity = event.get("quantity", 1)
+        if kind == "cart_add":
+            product = products.get(event.get("productId", ""), {})
+            value = event.get("value", _price(str(product.get("price", 0))) * quantity)
+            changes = {"cart_value": session.cart_value + value, "cart_items": session.cart_items + quantity,
+                       "stage": self._at_least(session.stage, "cart")}
+            if event.get("productId"):
+                changes["products"] = remember(session.products, event["productId"][:64])
+            if isinstance(product.get("category"), str) and product["category"]:
+                changes["categories"] = remember(session.categories, product["category"][:64])
+            return session.evolve(**changes)
+        if kind == "cart_remove":
+            product = products.get(event.get("productId", ""), {})
+            value = event.get("value", _price(str(product.get("price", 0))) * quantity)
+            return session.evolve(cart_value=max(0.0, session.cart_value - value),
+                                  cart_items=max(0, session.cart_items - quantity))
+        if kind == "purchase":
+            return session.evolve(cart_value=0.0, cart_items=0, purchases=session.purchases + 1,
+                                  stage=self._at_least(session.stage, "purchase"))
+        if kind == "search":
+            return session.evolve(searches=session.searches + 1)
+        if kind == "trial_start":
+            return session.evolve(trial=True, stage=self._at_least(session.stage, "trial"))
+        return session
+
+    def _at_least(self, stage: int, name: str) -> int:
+        """`stage`, or the named stage if the funnel has it and it is further."""
+        return max(stage, self.stages.index(name)) if name in self.stages else stage
+
     def stage_name(self, index: int) -> str:
         return self.stages[index] if 0 <= index < len(self.stages) else self.stages[0]
 

@@ -21,6 +21,7 @@ from intentedge.session import (SessionKeyError, SessionKeys, cookie_value, dump
 from intentedge.visitor import logged_in, page_view, profile_key, returning_session
 
 from jsconvert import headers_from_js, optional_str, request_data_from_js, to_js_object
+from events import beacon_html, events_response, is_events_request
 from metadata import (Budget, OverBudget, Timing, fresh_bundle, fresh_profile, known_login_cookie,
                       page_caching_enabled, read_bundle, read_profile)
 from pagecache import PageResult, cached_page
@@ -33,6 +34,10 @@ _secrets: dict = {}
 
 
 async def on_fetch(request, env, ctx):
+    if request.method == "POST":
+        handled = await _events(request, env, ctx)
+        if handled is not None:
+            return handled
     if not may_personalize_request(request.method, headers_from_js(request.headers, PASS_THROUGH_HEADERS)):
         return await _origin_or_502(request, env)
     try:
@@ -82,15 +87,34 @@ async def _get(request, env, ctx):
                                     preview=preview is not None)
         headers.append(("set", "server-timing", server_timing([("pz-meta", timing.state, timing.ms),
                                                                 ("pz-page", page.status, page.ms)])))
+        beacon = beacon_html(bundle, decision, keys, context.path, data.now) if preview is None else None
         decision_line = log_line("decision", path=context.path, **decision.trace)
         # Last: once the rewriter has taken the origin's body, that response can no longer be
         # served instead, so everything that could fail is done above.
-        out = _rewritten(response, decision.choices, headers)
+        out = _rewritten(response, decision.choices, headers, beacon)
         console.log(decision_line)
         return out
     except Exception as exc:
         console.error(log_line("fail_open", reason=type(exc).__name__, detail=str(exc), path=context.path))
         return response
+
+
+async def _events(request, env, ctx):
+    """The events endpoint's answer, or None when this POST is not for it (it goes to the origin)."""
+    started = Date.now()
+    try:
+        bundle = fresh_bundle(env, Timing()) or await read_bundle(env, ctx, Timing())
+    except Exception as exc:  # no config, no endpoint: the POST is the origin's
+        console.error(log_line("events_unavailable", reason=type(exc).__name__, detail=str(exc)))
+        return None
+    if not is_events_request(request, bundle):
+        return None
+    try:
+        return await events_response(request, env, ctx, bundle, _session_keys(env), started)
+    except Exception as exc:
+        console.error(log_line("events_failed", reason=type(exc).__name__, detail=str(exc)))
+        return Response.new('{"error":"internal"}', status=500,
+                            headers=to_js_object({"content-type": "application/json"}))
 
 
 def _profile_read(env, ctx, bundle_read, bundle, previous, cookie: str, salt: str):
@@ -147,8 +171,8 @@ def _personal_headers(decision, keys, *, secure: bool, forget: bool, preview: bo
     return headers
 
 
-def _rewritten(response, choices, headers: list[tuple[str, str, str]]):
-    body = personalize(response, choices) if choices else response
+def _rewritten(response, choices, headers: list[tuple[str, str, str]], beacon: str | None):
+    body = personalize(response, choices, beacon) if choices or beacon else response
     out = Response.new(body.body, body)
     for operation, name, value in headers:
         if operation == "delete":

@@ -233,16 +233,16 @@ def test_before_after_replace_wrap_their_content_with_the_markers(op, content_ty
     choice = Choice("banner", Fragment("f", "x", content_type, op), "<b>Sale & more</b>", "sale", "banner-sale")
     assert choice.marks_slot is False
     assert choice.insertion() == (
-        f'<div data-pz-rule="sale" data-pz-variant="banner-sale" style="display:contents">{body}</div>', True)
+        f'<div data-pz-slot="banner" data-pz-rule="sale" data-pz-variant="banner-sale" style="display:contents">{body}</div>', True)
 
 
 def test_fallback_and_control_wrappers_carry_their_markers():
     fallback = Choice("banner", Fragment("f", "x", ContentType.HTML, Operation.AFTER), "x", None, "f")
     assert fallback.insertion()[0] == (
-        '<div data-pz-rule="fallback" data-pz-variant="f" style="display:contents">x</div>')
+        '<div data-pz-slot="banner" data-pz-rule="fallback" data-pz-variant="f" style="display:contents">x</div>')
     control = Choice("banner", Fragment("f", "x", ContentType.HTML, Operation.AFTER), "x", "sale", CONTROL)
     assert control.insertion()[0] == (
-        '<div data-pz-rule="sale" data-pz-variant="control" style="display:contents">x</div>')
+        '<div data-pz-slot="banner" data-pz-rule="sale" data-pz-variant="control" style="display:contents">x</div>')
 
 
 def test_a_text_fragment_renders_unescaped_and_wraps_escaped():

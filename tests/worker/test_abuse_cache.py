@@ -343,7 +343,7 @@ HOSTILE = {
 
 def _expected(mode: str, value: str) -> str:
     escaped = html.escape(value)
-    wrap = '<div data-pz-rule="say-{0}" data-pz-variant="say-{0}" style="display:contents">{1}</div>'
+    wrap = '<div data-pz-slot="hero" data-pz-rule="say-{0}" data-pz-variant="say-{0}" style="display:contents">{1}</div>'
     return {
         "html": f'<div data-personalized-region="hero" data-pz-rule="say-html" data-pz-variant="say-html">'
                 f'<b class="pz" title="{escaped}">said {escaped}</b></div>',

@@ -1,0 +1,117 @@
+"""The page token: what the Worker decided for one page, signed, so that the page's events can be
+enriched with the decision without the Worker storing anything.
+
+    <key id>.<base64url JSON [version, decision id, issued, path, tier, score, choices]>.<base64url MAC>
+
+The Worker puts it in the beacon's script tag; the beacon sends it back with the page's
+events. It is bound to the visitor: the MAC covers the visitor id from the session cookie,
+so a token copied into another visitor's requests does not verify. Signed with SESSION_KEYS
+under its own MAC context (neither a cookie nor a preview token can pass for one).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+from dataclasses import dataclass
+
+from .session import SessionKeys
+
+MAX_AGE_SECONDS = 24 * 3600     # a tab left open for a day still reports
+MAX_TOKEN_CHARS = 2048
+CLOCK_SKEW_SECONDS = 300
+_VERSION = 1
+_MAC_CONTEXT = b"intentedge.page.v1\x00"
+
+
+class PageTokenError(ValueError):
+    """A page token that does not verify, has expired, or is not one."""
+
+
+@dataclass(frozen=True)
+class SlotChoice:
+    slot: str
+    rule: str         # a rule id, or "fallback"
+    variant: str      # the fragment id, or "control" for a visitor held out of `rule`
+
+
+@dataclass(frozen=True)
+class PageDecision:
+    id: str
+    issued: int       # epoch seconds
+    path: str
+    tier: str
+    score: float
+    choices: tuple[SlotChoice, ...]
+
+    def choice(self, slot: str) -> SlotChoice | None:
+        return next((c for c in self.choices if c.slot == slot), None)
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "path": self.path, "tier": self.tier, "score": self.score,
+                "choices": {c.slot: {"rule": c.rule, "variant": c.variant} for c in self.choices}}
+
+
+def sign(page: PageDecision, visitor_id: str, keys: SessionKeys) -> str:
+    state = [_VERSION, page.id, page.issued, page.path, page.tier, page.score,
+             [[c.slot, c.rule, c.variant] for c in page.choices]]
+    body = _b64encode(json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode())
+    kid, secret = keys.signing
+    return f"{kid}.{body}.{_b64encode(_mac(secret.reveal(), kid, visitor_id, body))}"
+
+
+def verify(token: str, visitor_id: str, keys: SessionKeys, now: float) -> PageDecision:
+    """The decision in `token`, or PageTokenError saying why not."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
+        raise PageTokenError("not a page token")
+    kid, body, mac = token.split(".")
+    secret = keys.get(kid)
+    if secret is None:
+        raise PageTokenError("signed with an unknown key")
+    try:
+        given = _b64decode(mac)
+    except ValueError:
+        raise PageTokenError("not a page token") from None
+    if not hmac.compare_digest(_mac(secret.reveal(), kid, visitor_id, body), given):
+        raise PageTokenError("signature does not match this visitor")
+    page = _unpack(_b64decode(body))   # signed by us: well-formed unless the format changed
+    if page is None:
+        raise PageTokenError("unknown page token version")
+    if not -CLOCK_SKEW_SECONDS <= now - page.issued <= MAX_AGE_SECONDS:
+        raise PageTokenError("expired")
+    return page
+
+
+def _unpack(data: bytes) -> PageDecision | None:
+    try:
+        version, decision_id, issued, path, tier, score, choices = json.loads(data)
+    except (ValueError, TypeError):
+        return None
+    if version != _VERSION:
+        return None
+    return PageDecision(decision_id, issued, path, tier, score,
+                        tuple(SlotChoice(slot, rule, variant) for slot, rule, variant in choices))
+
+
+def _mac(secret: bytes, kid: str, visitor_id: str, body: str) -> bytes:
+    message = _MAC_CONTEXT + kid.encode() + b"." + visitor_id.encode() + b"." + body.encode()
+    return hmac.digest(secret, message, "sha256")
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64decode(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def page_decision(choices, trace: dict, *, decision_id: str, now: float, path: str) -> PageDecision:
+    """The page token's content for a decision's choices and trace (core/decision.py)."""
+    return PageDecision(decision_id, int(now), path[:512], trace.get("tier") or "",
+                        round(float(trace.get("score") or 0.0), 1),
+                        tuple(SlotChoice(c.slot, c.rule_id or "fallback", c.variant) for c in choices))

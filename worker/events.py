@@ -1,0 +1,190 @@
+"""The events endpoint (POST to the `[events] path`) and the background task that forwards accepted
+batches to the sink (EVENTS_SINK), and the beacon a page gets.
+
+The 202 never waits for the sink: lines go into the isolate's outbox (core/outbox.py) and one
+`ctx.waitUntil` task at a time posts them, with bounded retries, then a counted drop and a log line.
+"""
+
+import asyncio
+import base64
+import json
+import os
+from urllib.parse import urlsplit
+
+from js import Response, console, fetch
+
+from intentedge import log_line
+from intentedge.beacon import SOURCE as BEACON_SOURCE
+from intentedge.consent import may_recognise
+from intentedge.context import RequestContext
+from intentedge.events import EventRejected, beacon_tag, check_slots, enrich, parse_batch
+from intentedge.outbox import POST_TIMEOUT, RETRY_DELAYS, Outbox
+from intentedge.page_token import PageTokenError, page_decision, sign, verify
+from intentedge.rate_limit import RateLimiter
+from intentedge.session import dump, set_cookie_header
+from intentedge.visitor import returning_session
+
+from background import run_in_background
+from jsconvert import optional_str, request_data_from_js, to_js_object
+
+_outbox = Outbox()
+_limiters: dict[int, RateLimiter] = {}   # by rate: a config change makes a new one
+_warned = set()
+
+
+def is_events_request(request, bundle) -> bool:
+    return bundle.events is not None and urlsplit(request.url).path == bundle.events.path
+
+
+async def events_response(request, env, ctx, bundle, keys, now_ms: float):
+    """202 with the updated session cookie, or 4xx with {"error", "detail"}."""
+    context = RequestContext(request_data_from_js(request, now_ms))
+    now = now_ms / 1000.0
+    try:
+        session = _visitor(context, bundle, keys)
+        _check_size(request, bundle.events.max_bytes)
+        batch = parse_batch((await request.arrayBuffer()).to_bytes(), bundle.events)
+        _check_rate(session.visitor_id, len(batch.events), bundle.events.rate_per_minute, now)
+        page = _page(batch.page_token, session.visitor_id, keys, now)
+        if page is not None:
+            check_slots(batch, page)
+    except EventRejected as exc:
+        return _reply(exc.status, exc.body(), [("retry-after", str(exc.retry_after))] if exc.retry_after else [])
+    for event in batch.events:
+        session = bundle.signals.record(session, event, bundle.products)
+    line = enrich(batch, session, page, received_at=now, batch_id=_random_id(12))
+    forwarded = _forward(line, env, ctx)
+    console.log(log_line("events", accepted=len(batch.events), types=_counts(batch.events), page=page is not None,
+                         forwarded=forwarded))
+    cookie = set_cookie_header(dump(session, keys), secure=not context.is_local_http)
+    return _reply(202, json.dumps({"accepted": len(batch.events), "forwarded": forwarded}), [("set-cookie", cookie)])
+
+
+def beacon_html(bundle, decision, keys, path: str, now: float) -> str | None:
+    """The beacon's script tag for this page, when the config asks for it and the visitor has a
+    session (events are only accepted from one)."""
+    if bundle.events is None or not bundle.events.beacon or decision.session is None or keys is None:
+        return None
+    page = page_decision(decision.choices, decision.trace, decision_id=_random_id(9), now=now, path=path)
+    return beacon_tag(BEACON_SOURCE, sign(page, decision.session.visitor_id, keys), bundle.events.path)
+
+
+def _visitor(context, bundle, keys):
+    """The session of the visitor posting, or 403: events are only taken from a recognised visitor."""
+    if keys is None:
+        raise EventRejected(403, "no_session", "the Worker has no SESSION_KEYS")
+    origin = context.data.headers.get("origin")
+    if origin is not None and origin != _origin_of(context.data.url):
+        raise EventRejected(403, "cross_origin", "events are accepted from the site's own pages only")
+    cookie = context.data.headers.get("cookie", "")
+    if context.is_bot or not may_recognise(bundle.consent, cookie, gpc=context.gpc):
+        raise EventRejected(403, "no_consent", "this visitor is not recognised (consent, Sec-GPC or a crawler)")
+    session = returning_session(cookie, keys, context.data.now)
+    if session is None:
+        raise EventRejected(403, "no_session", "no valid session cookie: load a page first")
+    return session
+
+
+def _check_size(request, limit: int) -> None:
+    length = optional_str(request.headers.get("content-length"))
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise EventRejected(413, "too_large", f"{length} bytes, at most {limit}")
+
+
+def _check_rate(visitor_id: str, n: int, per_minute: int, now: float) -> None:
+    limiter = _limiters.get(per_minute)
+    if limiter is None:
+        limiter = _limiters[per_minute] = RateLimiter(per_minute)
+    wait = limiter.take(visitor_id, n, now)
+    if wait:
+        retry = max(1, round(wait))
+        raise EventRejected(429, "rate_limited", f"at most {per_minute} events a minute; retry in {retry} s",
+                            retry_after=retry)
+
+
+def _page(token, visitor_id: str, keys, now: float):
+    if token is None:
+        return None
+    try:
+        return verify(token, visitor_id, keys, now)
+    except PageTokenError as exc:
+        raise EventRejected(400, "page", f"page token: {exc}") from None
+
+
+def _forward(line: dict, env, ctx) -> bool:
+    """Queue the line for the sink; False when no sink is configured (logged once per isolate)."""
+    sink = optional_str(getattr(env, "EVENTS_SINK", None))
+    if not sink:
+        if "sink" not in _warned:
+            _warned.add("sink")
+            console.error(log_line("events_not_forwarded", reason="EVENTS_SINK is not set"))
+        return False
+    overflow = _outbox.add(line)
+    if overflow:
+        console.error(log_line("events_dropped", count=overflow, reason="outbox full: the sink is behind",
+                               dropped_total=_outbox.dropped))
+    if not _outbox.sending:
+        _outbox.sending = True
+        run_in_background(ctx, _drain(sink))
+    return True
+
+
+async def _drain(sink: str) -> None:
+    """Post what is waiting until nothing is; lines added meanwhile go in the next post."""
+    try:
+        while _outbox.pending:
+            lines = _outbox.take()
+            error = await _post(sink, json.dumps({"v": 1, "batches": lines}, separators=(",", ":")))
+            if error is None:
+                _outbox.sent(lines)
+            else:
+                _outbox.failed(lines)
+                console.error(log_line("events_dropped", count=len(lines), reason=error,
+                                       attempts=1 + len(RETRY_DELAYS), dropped_total=_outbox.dropped))
+    finally:
+        _outbox.sending = False
+
+
+async def _post(sink: str, body: str) -> str | None:
+    """None once the sink took the body, else why the last attempt failed."""
+    error = None
+    for delay in (0.0, *RETRY_DELAYS):
+        if delay:
+            await asyncio.sleep(delay)
+        try:
+            response = await asyncio.wait_for(_send(sink, body), POST_TIMEOUT)
+            if 200 <= response.status < 300:
+                return None
+            error = f"HTTP {response.status}"
+        except Exception as exc:  # unreachable, timed out: retried like a 5xx
+            error = f"{type(exc).__name__}: {exc}"[:200]
+    return error
+
+
+async def _send(sink: str, body: str):
+    return await fetch(sink, to_js_object({"method": "POST", "body": body,
+                                           "headers": {"content-type": "application/json"}}))
+
+
+def _reply(status: int, body: str, headers: list):
+    out = Response.new(body, status=status, headers=to_js_object({
+        "content-type": "application/json", "cache-control": "no-store"}))
+    for name, value in headers:
+        out.headers.append(name, value)
+    return out
+
+
+def _counts(events: list[dict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for event in events:
+        counts[event["type"]] = counts.get(event["type"], 0) + 1
+    return counts
+
+
+def _origin_of(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def _random_id(n: int) -> str:
+    return base64.urlsafe_b64encode(os.urandom(n)).rstrip(b"=").decode()
