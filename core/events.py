@@ -74,7 +74,7 @@ def parse_batch(body: bytes, limits: Limits) -> ClientBatch:
         raise EventRejected(400, "json", "the body is not JSON (UTF-8)") from None
     if type(data) is not dict:
         raise EventRejected(400, "shape", "the body must be a JSON object")
-    if data.get("v") != SCHEMA_VERSION:
+    if type(data.get("v")) is not int or data["v"] != SCHEMA_VERSION:
         raise EventRejected(400, "version", f"'v' must be {SCHEMA_VERSION}, found {data.get('v')!r:.40}")
     token = data.get("page")
     if token is not None and (type(token) is not str or not token):

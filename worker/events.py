@@ -41,6 +41,7 @@ async def events_response(request, env, ctx, bundle, keys, now_ms: float):
     context = RequestContext(request_data_from_js(request, now_ms))
     now = now_ms / 1000.0
     try:
+        _check_origin(optional_str(request.headers.get("origin")), context.data.url)
         session = _visitor(context, bundle, keys)
         _check_size(request, bundle.events.max_bytes)
         batch = parse_batch((await request.arrayBuffer()).to_bytes(), bundle.events)
@@ -73,9 +74,6 @@ def _visitor(context, bundle, keys):
     """The session of the visitor posting, or 403: events are only taken from a recognised visitor."""
     if keys is None:
         raise EventRejected(403, "no_session", "the Worker has no SESSION_KEYS")
-    origin = context.data.headers.get("origin")
-    if origin is not None and origin != _origin_of(context.data.url):
-        raise EventRejected(403, "cross_origin", "events are accepted from the site's own pages only")
     cookie = context.data.headers.get("cookie", "")
     if context.is_bot or not may_recognise(bundle.consent, cookie, gpc=context.gpc):
         raise EventRejected(403, "no_consent", "this visitor is not recognised (consent, Sec-GPC or a crawler)")
@@ -83,6 +81,12 @@ def _visitor(context, bundle, keys):
     if session is None:
         raise EventRejected(403, "no_session", "no valid session cookie: load a page first")
     return session
+
+
+def _check_origin(origin: str | None, url: str) -> None:
+    """Browsers name the page's origin on a POST: only the site's own pages may post (no CSRF)."""
+    if origin is not None and origin != _origin_of(url):
+        raise EventRejected(403, "cross_origin", "events are accepted from the site's own pages only")
 
 
 def _check_size(request, limit: int) -> None:

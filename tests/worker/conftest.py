@@ -22,7 +22,8 @@ import pytest
 
 from intentedge.jobs.build_worker import build
 from intentedge.jobs.cookies import dev_vars, mint
-from intentedge.jobs.devserver import Server, ServerError, start_miniflare
+from intentedge.jobs.collector import Collector, read_lines, start_collector
+from intentedge.jobs.devserver import Server, ServerError, free_port, start_miniflare, start_static_origin
 from intentedge.jobs.wranglerkv import WranglerKV
 
 from intentedge.session import COOKIE_NAME, SessionKeys
@@ -176,3 +177,46 @@ def mint_cookie(dev_secrets):
                      products=tuple(products), searches=searches, purchases=purchases)
         return f"{COOKIE_NAME}={value}"
     return make
+
+
+@dataclass
+class Demo:
+    """The demo shop behind the Worker (demo/config.toml, demo/site), its events going to a collector."""
+
+    worker: Worker
+    collector: Collector
+    events_file: Path
+
+    def lines(self) -> list[dict]:
+        return read_lines(self.events_file)
+
+    def wait_for_lines(self, predicate, timeout: float = 10) -> list[dict]:
+        """The collector's lines once `predicate(lines)` holds: forwarding runs after the response."""
+        deadline = time.monotonic() + timeout
+        while not predicate(lines := self.lines()):
+            if time.monotonic() > deadline:
+                pytest.fail(f"the collector's lines did not arrive within {timeout}s: {lines[-5:]}")
+            time.sleep(0.1)
+        return lines
+
+
+@pytest.fixture(scope="session")
+def demo(staged_worker, dev_secrets, tmp_path_factory) -> Demo:
+    """Started on first use only: its own KV, origin (the demo site) and collector."""
+    kv = tmp_path_factory.mktemp("demo-kv")
+    cli = shutil.which("intentedge", path=str(Path(sys.executable).parent))
+    done = subprocess.run([cli, "publish", "--local", "--persist-to", str(kv), str(ROOT / "demo" / "config.toml")],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    logs = tmp_path_factory.mktemp("demo-logs")
+    site_port = free_port()
+    site = start_static_origin(ROOT / "demo" / "site", site_port, log_path=logs / "origin.log")
+    events_file = logs / "events.jsonl"
+    collector, sink = start_collector(events_file)
+    try:
+        for worker in run_worker(staged_worker, tmp_path_factory, kv_dir=kv, bindings={
+                **dev_secrets, "ORIGIN_URL": f"http://127.0.0.1:{site_port}", "EVENTS_SINK": sink}):
+            yield Demo(worker, collector.collector, events_file)
+    finally:
+        collector.stop()
+        site.stop()
