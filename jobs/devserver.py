@@ -88,11 +88,14 @@ def start_static_origin(directory: Path, port: int, *, log_path: Path) -> Server
 
 
 def start_worker(project: Path, port: int, *, origin_url: str, log_path: Path,
-                 persist_to: Path | None = None, timeout: float = 90) -> Server:
-    """`wrangler dev` on 127.0.0.1:`port` in front of `origin_url`, ready once a request got through."""
+                 persist_to: Path | None = None, timeout: float = 90, variables: dict | None = None) -> Server:
+    """`wrangler dev` on 127.0.0.1:`port` in front of `origin_url`, ready once a request got through.
+    `variables` adds Worker vars (EVENTS_SINK)."""
     command = [str(wrangler_bin(project)), "dev", "--ip", "127.0.0.1", "--port", str(port),
                "--inspector-port", str(free_port()), "--var", f"ORIGIN_URL:{origin_url}",
                "--show-interactive-dev-session=false", "--log-level", "log"]
+    for name, value in (variables or {}).items():
+        command += ["--var", f"{name}:{value}"]
     if persist_to is not None:
         command += ["--persist-to", str(persist_to)]
     server = Server("wrangler dev", command, cwd=project, log_path=log_path, env=wrangler_env())
