@@ -22,6 +22,7 @@ from .configfile import load_config
 from .build_profiles import build_profiles, read_profiles
 from .inspect_kv import inspect
 from .kvstore import Console, Entry, KVError, open_store, publish_config, sync
+from .report import report
 from .wranglerkv import find_project
 
 PRODUCER = f"intentedge-cli/{__version__}"
@@ -165,6 +166,7 @@ def preview_token(keys: str | None, ttl: str, url: str | None, tier: str | None,
 
 cli.add_command(build_profiles)
 cli.add_command(inspect)
+cli.add_command(report)
 
 
 def _load_all(files: tuple[Path, ...]) -> list[dict]:
