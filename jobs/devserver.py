@@ -81,7 +81,10 @@ class Server:
 
 def start_static_origin(directory: Path, port: int, *, log_path: Path) -> Server:
     """A plain static HTTP server for `directory` (the demo shop)."""
-    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(directory)]
+    # HTTP/1.1 keep-alive: with 1.0's close after each response, workerd's pooled connections to it
+    # sometimes fail with "Network connection lost" under concurrent load.
+    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(directory),
+               "--protocol", "HTTP/1.1"]
     server = Server("origin", command, cwd=directory, log_path=log_path)
     server.wait_http(f"http://127.0.0.1:{port}/", timeout=15)
     return server
