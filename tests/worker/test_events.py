@@ -179,6 +179,10 @@ def test_a_sink_that_keeps_failing_loses_the_batch_with_a_count_and_a_log_line(d
     assert visitor not in {l["userId"] for l in lines}
 
 
-def test_without_events_in_the_config_the_path_is_the_origins(worker, origin):
+def test_without_events_in_the_config_there_is_no_beacon_and_the_path_is_the_origins(worker, origin, mint_cookie):
+    page = worker.get("/", headers={"cookie": mint_cookie()})
+    assert b"data-pz-rule" in page.body and b"data-pz-page" not in page.body
+    before = origin.hits(EVENTS, "POST")
     reply = worker.request("POST", EVENTS, body=b'{"v":1}', headers={"content-type": "application/json"})
     assert reply.status != 202 and "accepted" not in reply.text
+    assert origin.hits(EVENTS, "POST") == before + 1
