@@ -1,13 +1,29 @@
 """Synthetic visitors through a running Worker, with a known ground truth to check the events against.
 
     python -m intentedge.jobs.traffic --url http://127.0.0.1:8787 --visitors 600 --seed 7 \\
-        [--concurrency 4] [--base 0.1] [--lift bundle-on-products=1.0 ...] [--keys ID:SECRET] [--truth FILE]
+        [--concurrency 4] [--base 0.1] [--lift bundle-on-products=1.0 ...] [--tier-factor high=2.5 ...]
+        [--keys ID:SECRET] [--truth FILE]
     truth = run(url, visitors=600, seed=7)
 
 A visitor is made from (seed, index) alone (`plan_visitor`): its id, a session cookie
 minted for that id, so the Worker's holdouts (a hash of rule id and visitor id) are
 fixed in advance, and every random choice of its journey, drawn up front. A run makes
 the same requests whatever the thread scheduling.
+
+Each visitor belongs to a segment, named for the intent tier its pages reach with the
+demo's scoring (demo/config.toml: high = 85, medium = 60, "low" below both):
+
+    low     70 %   a first visit (pages=0), or for 30 % of them a return visit at stage
+                   "product" (visits=2, pages=3, idle 60-900 s): every page scores below 60
+    medium  15 %   a deep session: visits=4, pages=8, stage "checkout", 3 searches, one
+                   category, the product in the cart; its previous page was 5-45 s ago:
+                   about 68-77 on the first page, 64-67 on the next ones
+    high    15 %   the same session, but its previous page was read for 150-600 s: 92 on
+                   the first page (the time vector in full), medium on the next ones
+
+Only the first page of a "high" visitor is high: the Worker's dwell is the time since the
+previous page, about 0 s between the journey's pages, and without it (25 of 100 points)
+the other vectors add up to at most 75. The report ranks a session by its highest tier.
 
 The journey, each page a GET through the Worker with a cookie jar that follows its Set-Cookie:
 
@@ -21,11 +37,12 @@ holds a link (the journey does not follow it). A page without the beacon's scrip
 page_view only, without a token. cart_add (quantity 1, value = price) and purchase
 (value = price) are posted as the site's own code would: application/json, no token.
 
-    p = min(0.95, base * product of (1 + lift[rule]) over the rules seen fired before the decision)
+    p = min(0.95, base * tier_factor[segment] * product of (1 + lift[rule]) over the rules seen
+                                                  fired before the decision)
 
 "Fired" is a marked slot whose variant is not "control"; a rule without a lift has no effect.
 The truth counts, per rule, the visitors seen treated or held out on those pages and how
-many of each bought.
+many of each bought, and per segment its visitors and buyers.
 """
 
 from __future__ import annotations
@@ -54,7 +71,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_EVENTS_PATH = "/__pz/events"
 DEFAULT_LIFTS = {"bundle-on-products": 1.0, "local-pickup": 0.0}
 PRODUCTS = {"alpha-pro": 2499.0, "beta-mini": 649.0}   # the demo shop's prices
-RETURNING_SHARE = 0.30
+SEGMENT_SHARES = {"low": 0.70, "medium": 0.15, "high": 0.15}
+DEFAULT_TIER_FACTORS = {"low": 1.0, "medium": 1.5, "high": 2.5}
+DEEP_IDLE = {"medium": (5, 45), "high": (150, 600)}   # seconds since the deep session's previous page
+RETURNING_SHARE = 0.30   # of the low segment
 GUIDES_RATE = 0.40
 ABANDON_RATE = 0.25
 CLICK_RATE = 0.15
@@ -154,7 +174,8 @@ class Plan:
 
     index: int
     visitor_id: str
-    returning: bool          # visits=2 at stage "product"; else a first visit (visits=1, pages=0)
+    segment: str             # "low", "medium" or "high": the tier its pages reach (module docstring)
+    returning: bool          # visits >= 2: every medium and high visitor, and 30 % of the low ones
     idle: int                # seconds since the minted cookie's last page
     product: str
     guides: bool
@@ -168,16 +189,33 @@ def plan_visitor(seed: int, index: int) -> Plan:
     # 16 bytes in urlsafe base64: 22 characters, like the ids the Worker makes
     visitor_id = base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
     rng = random.Random(int.from_bytes(digest[16:], "big"))
-    returning = rng.random() < RETURNING_SHARE
-    return Plan(index=index, visitor_id=visitor_id, returning=returning,
-                idle=rng.randint(60, 900) if returning else rng.randint(1, 30),
+    segment = _segment(rng.random())
+    if segment in DEEP_IDLE:
+        returning, idle = True, rng.randint(*DEEP_IDLE[segment])
+    else:
+        returning = rng.random() < RETURNING_SHARE
+        idle = rng.randint(60, 900) if returning else rng.randint(1, 30)
+    return Plan(index=index, visitor_id=visitor_id, segment=segment, returning=returning, idle=idle,
                 product=rng.choice(sorted(PRODUCTS)), guides=rng.random() < GUIDES_RATE,
                 purchase_draw=rng.random(), abandons=rng.random() < ABANDON_RATE,
                 clicks=tuple(rng.random() for _ in range(MAX_PAGES)))
 
 
+def _segment(draw: float) -> str:
+    """The segment a uniform draw in [0, 1) falls in, by SEGMENT_SHARES in order."""
+    for segment, share in SEGMENT_SHARES.items():
+        if draw < share:
+            return segment
+        draw -= share
+    return segment   # float rounding at the top end
+
+
 def visitor_cookie(plan: Plan, keys: SessionKeys, now: float) -> str:
     """The `pz` cookie value the visitor arrives with."""
+    if plan.segment in DEEP_IDLE:   # well into a checkout, the product in the cart (see the docstring)
+        return mint(keys, now=now, visitor_id=plan.visitor_id, idle=plan.idle, pages=8, visits=4,
+                    stage=stage_index("checkout"), cart_value=PRODUCTS[plan.product], cart_items=1,
+                    categories=("cameras",), products=(plan.product,), searches=3, purchases=0)
     if plan.returning:
         return mint(keys, now=now, visitor_id=plan.visitor_id, idle=plan.idle, pages=3, visits=2,
                     stage=stage_index("product"), cart_value=0.0, cart_items=0, categories=("cameras",),
@@ -186,9 +224,10 @@ def visitor_cookie(plan: Plan, keys: SessionKeys, now: float) -> str:
                 cart_value=0.0, cart_items=0, categories=(), products=(), searches=0, purchases=0)
 
 
-def purchase_probability(seen: dict[str, str], base: float, lifts: dict[str, float]) -> float:
-    """base times (1 + lift) for every rule seen fired, capped at MAX_PURCHASE_P."""
-    p = base
+def purchase_probability(seen: dict[str, str], base: float, lifts: dict[str, float],
+                         factor: float = 1.0) -> float:
+    """base times the segment's factor times (1 + lift) for every rule seen fired, capped at MAX_PURCHASE_P."""
+    p = base * factor
     for rule, variant in seen.items():
         if rule != FALLBACK and variant != CONTROL:
             p *= 1 + lifts.get(rule, 0.0)
@@ -261,8 +300,11 @@ class _Browser:
 
 
 def visit(plan: Plan, url: str, *, keys: SessionKeys, base: float, lifts: dict[str, float],
-          events_path: str = DEFAULT_EVENTS_PATH, timeout: float = 30) -> Visit:
-    """One visitor's whole journey through the Worker at `url`."""
+          tier_factors: dict[str, float] | None = None, events_path: str = DEFAULT_EVENTS_PATH,
+          timeout: float = 30) -> Visit:
+    """One visitor's whole journey through the Worker at `url`. `tier_factors` (segment -> factor on
+    the purchase probability) default to DEFAULT_TIER_FACTORS."""
+    tier_factors = DEFAULT_TIER_FACTORS if tier_factors is None else tier_factors
     result = Visit(plan)
     browser = _Browser(url, {COOKIE_NAME: visitor_cookie(plan, keys, time.time())}, result.statuses, timeout)
 
@@ -289,7 +331,7 @@ def visit(plan: Plan, url: str, *, keys: SessionKeys, base: float, lifts: dict[s
         for rule, variant in view(path).items():
             if rule != FALLBACK and (variant != CONTROL or rule not in result.seen):   # fired wins over control
                 result.seen[rule] = variant
-    result.p = purchase_probability(result.seen, base, lifts)
+    result.p = purchase_probability(result.seen, base, lifts, tier_factors.get(plan.segment, 1.0))
     result.purchased = plan.purchase_draw < result.p
     if result.purchased or plan.abandons:
         result.cart_added = True
@@ -340,6 +382,7 @@ class Truth:
     lifts: dict[str, float]
     visits: list[Visit]
     seconds: float = 0.0
+    tier_factors: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIER_FACTORS))
 
     @property
     def rules(self) -> dict[str, RuleTruth]:
@@ -349,6 +392,14 @@ class Truth:
                 truth = rules.setdefault(rule, RuleTruth(self.lifts.get(rule)))
                 (truth.control if variant == CONTROL else truth.treated).add(visit)
         return dict(sorted(rules.items()))
+
+    @property
+    def segments(self) -> dict[str, Arm]:
+        """Each segment's visitors and buyers, in SEGMENT_SHARES order."""
+        segments = {segment: Arm() for segment in SEGMENT_SHARES}
+        for visit in self.visits:
+            segments[visit.plan.segment].add(visit)
+        return segments
 
     @property
     def statuses(self) -> dict[str, int]:
@@ -377,7 +428,7 @@ class Truth:
     def to_json(self) -> dict:
         return {
             "url": self.url, "seed": self.seed, "base": self.base, "lifts": self.lifts,
-            "seconds": round(self.seconds, 3),
+            "tier_factors": self.tier_factors, "seconds": round(self.seconds, 3),
             "totals": {
                 "visitors": len(self.visits),
                 "returning": sum(visit.plan.returning for visit in self.visits),
@@ -391,8 +442,11 @@ class Truth:
             "rules": {rule: {"lift": truth.lift,
                              "treated": _arm_json(truth.treated), "control": _arm_json(truth.control)}
                       for rule, truth in self.rules.items()},
+            "segments": {segment: {"tier_factor": self.tier_factors.get(segment, 1.0), **_arm_json(arm)}
+                         for segment, arm in self.segments.items()},
             "http": {"requests": self.requests, "failed": self.failed, "statuses": self.statuses},
-            "visitors": [{"index": v.plan.index, "id": v.plan.visitor_id, "returning": v.plan.returning,
+            "visitors": [{"index": v.plan.index, "id": v.plan.visitor_id, "segment": v.plan.segment,
+                          "returning": v.plan.returning,
                           "product": v.plan.product, "seen": v.seen, "p": round(v.p, 6),
                           "purchased": v.purchased, "recognised": v.recognised} for v in self.visits],
         }
@@ -406,25 +460,30 @@ def _arm_json(arm: Arm) -> dict:
 
 def run(url: str, visitors: int, seed: int, *, concurrency: int = 4, base: float = 0.1,
         lifts: dict[str, float] | None = None, keys: SessionKeys | None = None,
-        events_path: str = DEFAULT_EVENTS_PATH, timeout: float = 30, progress: bool = False) -> Truth:
+        events_path: str = DEFAULT_EVENTS_PATH, timeout: float = 30, progress: bool = False,
+        tier_factors: dict[str, float] | None = None) -> Truth:
     """`visitors` visitors of `seed` through the Worker at `url`. `lifts` default to DEFAULT_LIFTS;
-    `keys` to the Worker's dev keys ($SESSION_KEYS or .dev.vars). ValueError for bad arguments."""
+    `tier_factors` add to or override DEFAULT_TIER_FACTORS; `keys` default to the Worker's dev keys
+    ($SESSION_KEYS or .dev.vars). ValueError for bad arguments."""
     lifts = dict(DEFAULT_LIFTS if lifts is None else lifts)
-    _check(url, visitors, concurrency, base, lifts)
+    tier_factors = {**DEFAULT_TIER_FACTORS, **(tier_factors or {})}
+    _check(url, visitors, concurrency, base, lifts, tier_factors)
     keys = keys or session_keys(None, ROOT)
     url = url.rstrip("/")
     results: list[Visit | None] = [None] * visitors
     started = time.monotonic()
     with ThreadPoolExecutor(concurrency) as pool, _Progress(visitors, progress) as bar:
         futures = {pool.submit(visit, plan_visitor(seed, index), url, keys=keys, base=base, lifts=lifts,
-                               events_path=events_path, timeout=timeout): index for index in range(visitors)}
+                               tier_factors=tier_factors, events_path=events_path, timeout=timeout): index
+                   for index in range(visitors)}
         for future in as_completed(futures):
             results[futures[future]] = future.result()
             bar.update()
-    return Truth(url, seed, base, lifts, results, time.monotonic() - started)
+    return Truth(url, seed, base, lifts, results, time.monotonic() - started, tier_factors)
 
 
-def _check(url: str, visitors: int, concurrency: int, base: float, lifts: dict[str, float]) -> None:
+def _check(url: str, visitors: int, concurrency: int, base: float, lifts: dict[str, float],
+           tier_factors: dict[str, float]) -> None:
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
         raise ValueError(f"url: expected http(s)://host:port, got {url!r}")
     if visitors < 1 or concurrency < 1:
@@ -434,6 +493,11 @@ def _check(url: str, visitors: int, concurrency: int, base: float, lifts: dict[s
     for rule, lift in lifts.items():
         if lift < -1:
             raise ValueError(f"lift of {rule!r}: at least -1 expected (no purchases), got {lift}")
+    for segment, factor in tier_factors.items():
+        if segment not in SEGMENT_SHARES:
+            raise ValueError(f"tier factor of {segment!r}: a segment expected ({', '.join(SEGMENT_SHARES)})")
+        if not factor >= 0:   # NaN too
+            raise ValueError(f"tier factor of {segment!r}: at least 0 expected, got {factor}")
 
 
 class _Progress:
@@ -474,6 +538,9 @@ def summary(truth: Truth) -> str:
     unrecognised = sum(not visit.recognised for visit in truth.visits)
     if unrecognised:
         lines.append(f"warning: {unrecognised} visitor(s) lost their minted id: do --keys match the Worker's?")
+    lines.append(f"{'segment':<22}{'factor':>6}{'visitors':>9}{'bought':>9}")
+    for segment, arm in truth.segments.items():
+        lines.append(f"{segment:<22}{truth.tier_factors.get(segment, 1.0):>6.2f}{arm.visitors:>9}{_rate(arm):>9}")
     lines.append(f"{'rule':<22}{'lift':>6}{'treated':>9}{'bought':>9}{'control':>9}{'bought':>9}")
     for rule, rule_truth in truth.rules.items():
         lift = "-" if rule_truth.lift is None else f"{rule_truth.lift:.2f}"
@@ -487,13 +554,21 @@ def _rate(arm: Arm) -> str:
 
 
 def _lift(text: str) -> tuple[str, float]:
-    rule, sep, value = text.partition("=")
+    return _name_number(text, "RULE")
+
+
+def _tier_factor(text: str) -> tuple[str, float]:
+    return _name_number(text, "SEGMENT")
+
+
+def _name_number(text: str, name: str) -> tuple[str, float]:
+    key, sep, value = text.partition("=")
     try:
-        if not sep or not rule:
+        if not sep or not key:
             raise ValueError
-        return rule, float(value)
+        return key, float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected RULE=NUMBER, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {name}=NUMBER, got {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -507,13 +582,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lift", type=_lift, action="append", default=[], metavar="RULE=LIFT",
                         help="relative lift of a rule shown fired; adds to or overrides "
                              + ", ".join(f"{r}={v}" for r, v in DEFAULT_LIFTS.items()))
+    parser.add_argument("--tier-factor", type=_tier_factor, action="append", default=[], metavar="SEGMENT=FACTOR",
+                        help="factor on the purchase probability of a segment's visitors; overrides "
+                             + ", ".join(f"{s}={v}" for s, v in DEFAULT_TIER_FACTORS.items()))
     parser.add_argument("--keys", help="SESSION_KEYS of the Worker (default: $SESSION_KEYS, then .dev.vars)")
     parser.add_argument("--truth", type=Path, help="write the ground truth here as JSON")
     args = parser.parse_args(argv)
     try:
         keys = session_keys(args.keys, ROOT)
         truth = run(args.url, args.visitors, args.seed, concurrency=args.concurrency, base=args.base,
-                    lifts={**DEFAULT_LIFTS, **dict(args.lift)}, keys=keys, progress=True)
+                    lifts={**DEFAULT_LIFTS, **dict(args.lift)}, keys=keys, progress=True,
+                    tier_factors=dict(args.tier_factor))
     except ValueError as exc:   # SessionKeyError too
         print(f"Error: {exc}", file=sys.stderr)
         return 2

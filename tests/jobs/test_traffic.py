@@ -1,5 +1,6 @@
 """The traffic generator: how it reads a personalized page, how its visitors and their choices follow
-from (seed, index) alone, and the purchase probability. The last tests run it against a small fake
+from (seed, index) alone, the tier each segment's pages reach (core's page_view and decide on the demo
+config, as the Worker runs them), and the purchase probability. The last tests run it against a small fake
 HTTP server that checks the CLIENT's mechanics only (cookies followed, request bodies as in section 2 of
 the events spec); the Worker's side, end to end, is tested in tests/worker."""
 
@@ -7,20 +8,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from itertools import pairwise
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from intentedge import compile_bundle
+from intentedge import RequestContext, RequestData, compile_bundle, decide
 from intentedge.jobs import traffic
+from intentedge.jobs.configfile import load_config
 from intentedge.jobs.traffic import (Page, Slot, page_events, page_from_html, plan_visitor, purchase_probability,
                                      run, visitor_cookie)
 from intentedge.session import SessionKeys, cookie_value, dump, load, set_cookie_header
+from intentedge.visitor import page_view
 
 KEYS_SPEC = "t1:" + "k" * 32
 KEYS = SessionKeys.parse(KEYS_SPEC)
@@ -93,9 +97,18 @@ def test_a_visitor_is_a_function_of_seed_and_index():
     assert len(set(ids)) == 1000
     # pinned: changing how visitors are derived moves every visitor between holdouts and choices
     assert ids[:2] == ["U9kvreUlta9-rYZjoRsB9Q", "759YYgQUXRQt7LQjJrkeag"]
-    assert plan_visitor(7, 0).purchase_draw == 0.1711409389376164
-    returning = sum(plan_visitor(7, i).returning for i in range(1000))
-    assert 250 < returning < 350
+    assert [(plan_visitor(7, i).segment, plan_visitor(7, i).purchase_draw) for i in (0, 1)] == [
+        ("medium", 0.1711409389376164), ("low", 0.07316294522472899)]
+
+
+def test_segments_share_the_visitors():
+    plans = [plan_visitor(7, i) for i in range(1000)]
+    segments = Counter(plan.segment for plan in plans)
+    assert 650 < segments["low"] < 750
+    assert 120 < segments["medium"] < 180 and 120 < segments["high"] < 180   # ~100 sessions per tier at least
+    low_returning = sum(plan.returning for plan in plans if plan.segment == "low")
+    assert 0.25 < low_returning / segments["low"] < 0.35
+    assert all(plan.returning for plan in plans if plan.segment != "low")
 
 
 def test_holdout_membership_is_known_before_the_run():
@@ -104,14 +117,65 @@ def test_holdout_membership_is_known_before_the_run():
     assert 430 < sum(held_out) < 570
 
 
-@pytest.mark.parametrize("returning, visits, stage, pages", [(False, 1, 0, 0), (True, 2, 1, 3)],
-                         ids=["first-visit", "returning-at-product"])
-def test_the_minted_cookie_carries_the_visitor(returning, visits, stage, pages):
-    plan = next(p for p in (plan_visitor(7, i) for i in range(100)) if p.returning == returning)
+@pytest.mark.parametrize("segment, returning, visits, stage, pages", [
+    ("low", False, 1, 0, 0), ("low", True, 2, 1, 3), ("medium", True, 4, 3, 8), ("high", True, 4, 3, 8),
+], ids=["first-visit", "returning-at-product", "medium", "high"])
+def test_the_minted_cookie_carries_the_visitor(segment, returning, visits, stage, pages):
+    plan = next(p for p in (plan_visitor(7, i) for i in range(100))
+                if (p.segment, p.returning) == (segment, returning))
     now = time.time()
     session = load(visitor_cookie(plan, KEYS, now), KEYS, now)
     assert (session.visitor_id, session.visits, session.stage, session.pages) == (plan.visitor_id, visits, stage, pages)
     assert 0 < now - session.last_seen < 30 * 60   # the same session continues: the stage holds
+
+
+# The demo's config, compiled as the Worker compiles it.
+DEMO = compile_bundle(load_config(traffic.ROOT / "demo" / "config.toml"), source="demo/config.toml")
+# Every page a journey can reach, and the cart_add the shop posts before /cart/.
+JOURNEY = ["/", "/products/{product}/", "/guides/", "cart_add", "/cart/", "/checkout/"]
+# The tier of the journey's pages after the first; the first is the segment itself.
+LATER_TIER = {"low": "low", "medium": "medium", "high": "medium"}
+
+
+def journey(plan, gap: float) -> list[tuple[str, float]]:
+    """The (tier, score) of each page of the longest journey, decided as the Worker decides it (core's
+    page_view advance, then decide) for a visitor who loads a page every `gap` seconds."""
+    now = 1_800_000_000.0
+    session = load(visitor_cookie(plan, KEYS, now), KEYS, now)
+    pages = []
+    for step in JOURNEY:
+        if step == "cart_add":   # the events endpoint's session update
+            price = traffic.PRODUCTS[plan.product]
+            event = {"type": "cart_add", "productId": plan.product, "quantity": 1, "value": price}
+            session = DEMO.signals.record(session, event, DEMO.products)
+            continue
+        context = RequestContext(RequestData("http://shop.test" + step.format(product=plan.product), now=now))
+        session = page_view(session, DEMO.signals, context, now, None)
+        decision = decide(DEMO, context, session, None, now=now)
+        pages.append((decision.trace["tier"], decision.trace["score"]))
+        session, now = decision.session, now + gap
+    return pages
+
+
+@pytest.mark.parametrize("gap", [0, 1, 10], ids=["same-second", "1s-apart", "slow-worker-10s"])
+def test_each_segment_reaches_its_tier_on_the_demo(gap):
+    for plan in (plan_visitor(7, i) for i in range(400)):
+        tiers = [tier for tier, _ in journey(plan, gap)]
+        assert tiers == [plan.segment] + [LATER_TIER[plan.segment]] * (len(tiers) - 1), plan
+
+
+@pytest.mark.parametrize("segment, idle, first, later", [
+    ("medium", 5, (68, 69), (64, 67)),
+    ("medium", 45, (76, 77), (64, 67)),
+    ("high", 150, (92, 93), (64, 67)),    # 120 s and more: the time vector in full
+    ("high", 600, (92, 93), (64, 67)),
+], ids=["medium-shortest-idle", "medium-longest-idle", "high-shortest-idle", "high-longest-idle"])
+def test_the_deep_sessions_stay_clear_of_the_thresholds(segment, idle, first, later):
+    """Both ends of the idle ranges, same-second pages: several points from 60 and 85 on every page."""
+    deep = next(plan for plan in (plan_visitor(7, i) for i in range(100)) if plan.segment == segment)
+    scores = [score for _, score in journey(replace(deep, idle=idle), 0)]
+    assert first[0] <= scores[0] < first[1]
+    assert all(later[0] <= score < later[1] for score in scores[1:]), scores
 
 
 @pytest.mark.parametrize("seen, expected", [
@@ -126,6 +190,7 @@ def test_the_minted_cookie_carries_the_visitor(returning, visits, stage, pages):
 def test_purchase_probability(seen, expected):
     lifts = {"bundle-on-products": 1.0, "local-pickup": 0.0, "premium-offer": 2.0}
     assert purchase_probability(seen, 0.1, lifts) == pytest.approx(expected)
+    assert purchase_probability(seen, 0.1, lifts, 1.5) == pytest.approx(expected * 1.5)   # the segment's factor
 
 
 def test_purchase_probability_is_capped():
@@ -289,7 +354,12 @@ def test_fake_site_truth_counts_the_arms(site):
     assert bundle.control.visitors == sum(BUNDLE_RULE.is_held_out(v.plan.visitor_id) for v in truth.visits)
     for visit in truth.visits:
         held_out = visit.seen["bundle-on-products"] == "control"
-        assert visit.p == pytest.approx(0.3 if held_out else 0.6)
+        factor = traffic.DEFAULT_TIER_FACTORS[visit.plan.segment]
+        assert visit.p == pytest.approx(min(traffic.MAX_PURCHASE_P, 0.3 * factor * (1 if held_out else 2)))
+    segments = truth.segments
+    assert sum(arm.visitors for arm in segments.values()) == 40
+    assert sum(arm.conversions for arm in segments.values()) == truth.conversions
+    assert all(segments[s].visitors == sum(v.plan.segment == s for v in truth.visits) for s in segments)
     assert truth.failed == 0 and truth.statuses["GET 200"] > 0
     assert truth.rules["onboarding"].lift is None and truth.rules["local-pickup"].treated.visitors == 0
 
@@ -310,10 +380,16 @@ def test_fake_site_runs_are_the_same_whatever_the_concurrency(site):
 def test_fake_site_command_line_writes_the_truth(site, tmp_path, capsys):
     path = tmp_path / "truth.json"
     assert traffic.main(["--url", site.url, "--visitors", "12", "--keys", KEYS_SPEC, "--truth", str(path),
-                         "--lift", "onboarding=0.5"]) == 0
+                         "--lift", "onboarding=0.5", "--tier-factor", "high=3"]) == 0
     truth = json.loads(path.read_text())
     assert truth["totals"]["visitors"] == 12 and len(truth["visitors"]) == 12
     assert truth["lifts"] == {"bundle-on-products": 1.0, "local-pickup": 0.0, "onboarding": 0.5}
+    assert truth["tier_factors"] == {"low": 1.0, "medium": 1.5, "high": 3.0}
+    assert list(truth["segments"]) == ["low", "medium", "high"]
+    assert truth["segments"]["high"]["tier_factor"] == 3.0
+    assert sum(segment["visitors"] for segment in truth["segments"].values()) == 12
+    assert sum(segment["conversions"] for segment in truth["segments"].values()) == truth["totals"]["conversions"]
+    assert {visitor["segment"] for visitor in truth["visitors"]} <= {"low", "medium", "high"}
     assert truth["http"]["failed"] == 0
     out = capsys.readouterr()
     assert "12 visitors" in out.out and "bundle-on-products" in out.out
@@ -331,18 +407,24 @@ def test_fake_site_failing_requests_fail_the_command(tmp_path, capsys):
     assert "POST 503" in out.out and "Error: " in out.err
 
 
-def test_a_malformed_lift_is_a_usage_error(capsys):
+@pytest.mark.parametrize("option, value, message", [
+    ("--lift", "bundle-on-products", "expected RULE=NUMBER"),
+    ("--tier-factor", "high=x", "expected SEGMENT=NUMBER"),
+], ids=["lift", "tier-factor"])
+def test_a_malformed_pair_is_a_usage_error(option, value, message, capsys):
     with pytest.raises(SystemExit) as exit_:
-        traffic.main(["--url", "http://127.0.0.1:9", "--lift", "bundle-on-products"])
+        traffic.main(["--url", "http://127.0.0.1:9", option, value])
     assert exit_.value.code == 2
-    assert "expected RULE=NUMBER" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args, message", [
     (["--keys", "nope"], "Error: SESSION_KEYS must be"),
     (["--visitors", "0"], "Error: visitors and concurrency must be at least 1"),
     (["--base", "1.5"], "Error: base: a probability in [0, 1] expected"),
-], ids=["bad-keys", "no-visitors", "base-range"])
+    (["--tier-factor", "vip=2"], "Error: tier factor of 'vip': a segment expected (low, medium, high)"),
+    (["--tier-factor", "high=-1"], "Error: tier factor of 'high': at least 0 expected"),
+], ids=["bad-keys", "no-visitors", "base-range", "unknown-segment", "negative-factor"])
 def test_bad_arguments_exit_2_before_any_request(args, message, capsys):
     assert traffic.main(["--url", "http://127.0.0.1:9", *args]) == 2   # nothing listens on port 9
     assert message in capsys.readouterr().err
