@@ -28,12 +28,14 @@ section,header{background:#fff;border:1px solid #e5e7eb;border-radius:10px;paddi
 .card{border:1px solid #e5e7eb;border-radius:8px;padding:8px 14px;min-width:110px}
 .card b{display:block;font-size:22px}
 table{border-collapse:collapse;width:100%;margin-top:10px;font-size:14px}
-th,td{padding:5px 8px;border-bottom:1px solid #e5e7eb;text-align:right;white-space:nowrap}
+th,td{padding:5px 8px;border-bottom:1px solid #e5e7eb;text-align:right;white-space:nowrap;vertical-align:top}
 th:first-child,td:first-child{text-align:left;white-space:normal;overflow-wrap:anywhere;min-width:8em}
 .wide{overflow-x:auto}
-th{background:#f3f4f6;font-weight:600;white-space:normal}
+th{background:#f3f4f6;font-weight:600;white-space:normal;vertical-align:bottom}
+.sub{display:block;font-size:12px;line-height:1.4;color:#6b7280;font-weight:400}
 svg{display:block;max-width:100%;height:auto;font:12px system-ui,sans-serif}
-.badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-size:13px}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-size:13px;line-height:1.4;
+white-space:normal;text-align:center}
 .legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:12px;height:12px;
 border-radius:2px;margin-right:5px;vertical-align:-1px}
 details{margin-top:8px}code{font-size:13px}
@@ -106,14 +108,16 @@ def _lift(rows: list[dict], goal: str) -> str:
         return _section("Lift per trigger", "No rule had a holdout (control exposures), so there is nothing "
                         "to compare.", "")
     chart = _forest([(row["rule"], row["difference"], row["difference_ci"], row["verdict"]) for row in rows])
+    # Six columns whose cells stack short lines (a rate over its counts and interval): the table fits
+    # the page's ~900 px column without a scrollbar, so the verdict stays in view.
     table = _table(
-        ["Rule", "Shown the rule: converted", "Holdout: converted", "Difference (95 % CI)",
-         "Relative lift (95 % CI)", "p", "Verdict"],
+        ["Rule", _lines("Shown the rule", "converted", "95 % CI"), _lines("Holdout", "converted", "95 % CI"),
+         _lines("Difference", "95 % CI", "p-value"), _lines("Relative lift", "95 % CI"), "Verdict"],
         [[_e(row["rule"]), _arm(row["treatment"]), _arm(row["control"]),
-          f"{_pp(row['difference'])}<br><span class=\"muted\">{_ci(row['difference_ci'], _pp)}</span>",
-          f"{_pct(row['relative_lift'], signed=True)}<br><span class=\"muted\">"
-          f"{_ci(row['relative_lift_ci'], lambda v: _pct(v, signed=True))}</span>",
-          _p(row["p_value"]), _badge(row["verdict"])] for row in rows])
+          _lines(_pp(row["difference"]), _ci(row["difference_ci"], _pp), f"p {_p(row['p_value'])}"),
+          _lines(_pct(row["relative_lift"], signed=True),
+                 _ci(row["relative_lift_ci"], lambda v: _pct(v, signed=True))),
+          _badge(row["verdict"])] for row in rows])
     both = sum(row["in_both_arms"] for row in rows)
     note = (f"<p class=\"muted\">{both:,} visitors saw both a rule and its holdout and are left out.</p>"
             if both else "")
@@ -304,9 +308,14 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     return f"<div class=\"wide\"><table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
+def _lines(value: str, *details: str) -> str:
+    """A value over smaller lines (counts, intervals; in a header, what those lines are) rather than
+    beside it, which keeps columns narrow."""
+    return value + "".join(f"<span class=\"sub\">{detail}</span>" for detail in details)
+
+
 def _arm(arm: dict) -> str:
-    return (f"{_pct(arm['rate'])} <span class=\"muted\">({arm['conversions']:,} of {arm['visitors']:,})</span>"
-            f"<br><span class=\"muted\">{_ci(arm['ci'])}</span>")
+    return _lines(_pct(arm["rate"]), f"{arm['conversions']:,} of {arm['visitors']:,}", _ci(arm["ci"]))
 
 
 def _badge(verdict: str) -> str:
@@ -341,7 +350,14 @@ def _trim(number: float) -> str:
 
 
 def _ci(interval: list | None, fmt=_pct) -> str:
-    return "–" if interval is None else f"{fmt(interval[0])} to {fmt(interval[1])}"
+    """"12.1 to 19.8 %": the unit once, after the upper end."""
+    if interval is None:
+        return "–"
+    low, high = fmt(interval[0]), fmt(interval[1])
+    number, _, unit = high.rpartition(" ")
+    if number and low.endswith(" " + unit):
+        low = low[:-len(unit) - 1]
+    return f"{low} to {high}"
 
 
 def _p(value: float | None) -> str:

@@ -8,6 +8,7 @@ import json
 import math
 import random
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 from statistics import NormalDist
 
@@ -15,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from intentedge.jobs.cli import cli
+from intentedge.jobs.report_html import render
 from intentedge.jobs.report_stats import katz, newcombe, wilson, z_test
 
 T0 = 1_795_000_000.0
@@ -540,3 +542,89 @@ def test_goal_option(tmp_path):
     assert report["conversion_by_tier"]["tiers"][0]["conversions"] == 1
     result, _ = run(tmp_path, events, "--goal", "purchases")
     assert result.exit_code == 2 and "'purchases' is not one of" in result.stderr
+
+
+# --- the page's tables fit its column --------------------------------------------------------
+
+CONTENT_PX = 880        # the sections' inner width at a desktop window is ~930 px (main 980 px, less padding)
+CHAR_PX = {"td": 9.0, "th": 9.0, "sub": 7.7, "badge": 8.3}   # a digit of a 14/12/13 px sans, DejaVu's (wide)
+NARROW = frozenset(" ,.")                                    # about half a digit
+PADDING_PX = 16
+FIRST_COLUMN_PX = 112 + PADDING_PX                           # 8em; it wraps anywhere beyond that
+
+
+class _Tables(HTMLParser):
+    """Each table of the page as rows of cells, a cell as its lines: [(kind, text)], kind being the cell
+    ("td", "th"), "sub" (a smaller line under the value) or "badge" (wraps between words)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tables: list[list[list[list[tuple[str, str]]]]] = []
+        self.cell: list[tuple[str, str]] | None = None
+        self.kind = "td"
+        self.spans: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        classes = (dict(attrs).get("class") or "").split()
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self.kind, self.cell = tag, [(tag, "")]
+            self.tables[-1][-1].append(self.cell)
+        elif tag == "br" and self.cell is not None:
+            self.cell.append((self.kind, ""))
+        elif tag == "span" and self.cell is not None:
+            kind = "sub" if "sub" in classes else "badge" if "badge" in classes else None
+            self.spans.append(kind)
+            if kind:
+                self.cell.append((kind, ""))
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self.cell = None
+        elif tag == "span" and self.spans and self.spans.pop() and self.cell is not None:
+            self.cell.append((self.kind, ""))   # what follows a block line starts a new one
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            kind, text = self.cell[-1]
+            self.cell[-1] = (kind, text + data)
+
+
+def min_width(table: list[list[list[tuple[str, str]]]]) -> float:
+    """A generous estimate of the narrowest the table can be without overflowing: per column its widest
+    unbreakable line (a header or badge breaks between words; other cells do not wrap), plus padding.
+    Checked with headless Chromium (min-content width): a 1000-visitor demo run's lift table 698 px
+    (estimate 707), the worst case below 824 px (854); the lift table before its cells stacked their
+    lines needed 985 px (962) and overflowed behind a scrollbar."""
+    def line_px(kind: str, text: str) -> float:
+        pieces = text.split() if kind in ("th", "badge") else [text.strip()]
+        units = max(sum(0.5 if char in NARROW else 1 for char in piece) for piece in pieces or [""])
+        return units * CHAR_PX[kind] + (PADDING_PX if kind == "badge" else 0)
+
+    columns = max(len(row) for row in table)
+    widths = [max(max(line_px(*line) for line in row[i]) + PADDING_PX for row in table if i < len(row))
+              for i in range(columns)]
+    return FIRST_COLUMN_PX + sum(widths[1:])
+
+
+def test_every_table_fits_the_page_column(tmp_path):
+    """Worst-case numbers in every lift column (seven-digit counts, four-digit lifts, the longest verdict):
+    the lift table keeps to six columns whose cells stack short lines, and no table needs a scrollbar."""
+    log = Log()
+    for i in range(20):
+        shown(log, f"fit-visitor-{i:05d}", "r" * 40, control=i % 2 == 1)
+    _, report = run(tmp_path, log.write(tmp_path / "events.jsonl"))
+    arm = {"visitors": 9_876_543, "conversions": 1_234_567, "rate": 0.125, "ci": [0.1244, 0.1256]}
+    report["lift"] = [{**row, "treatment": arm, "control": arm, "difference": -0.1234,
+                       "difference_ci": [-0.9999, 0.9999], "relative_lift": 12.345,
+                       "relative_lift_ci": [-0.9999, 99.999], "p_value": 0.1234, "verdict": verdict}
+                      for row in report["lift"] for verdict in ("no detectable lift", "not enough data", "lift")]
+    parser = _Tables()
+    parser.feed(render(report))
+    lift = next(table for table in parser.tables if table[0][-1] == [("th", "Verdict")])
+    assert max(len(row) for row in lift) <= 6
+    for table in parser.tables:
+        assert min_width(table) <= CONTENT_PX, [cell[0][1] for cell in table[0]]
