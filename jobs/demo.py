@@ -76,8 +76,8 @@ def _synthetic_report(url: str) -> None:
         print(f"report failed:\n{done.stderr}", file=sys.stderr)
         return
     print(f"\n{traffic.summary(truth)}\n  KPI report: {(EVENTS / 'report' / 'report.html').as_uri()}"
-          f"\n  (planted: bundle-on-products doubles the purchase rate, local-pickup changes nothing;"
-          f" ground truth in {_shown(EVENTS / 'truth.json')})\n")
+          f"\n  (planted: bundle-on-products doubles the purchase rate, local-pickup changes nothing, medium- and"
+          f" high-intent visitors buy 1.5x and 2.5x as often; ground truth in {_shown(EVENTS / 'truth.json')})\n")
 
 
 def _shown(path: Path) -> str:
