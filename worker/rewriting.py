@@ -19,7 +19,7 @@ _AS_TEXT = to_js_object({"html": False})
 
 def personalize(response, choices: list[Choice], appendix: str | None = None):
     """The origin response with each chosen fragment injected into its slot's elements, and
-    `appendix` (the beacon's script) at the end of its <body>.
+    `appendix` (the beacon's script) at the end of the document.
 
     The runtime cannot collect proxies on its own (no FinalizationRegistry), so every proxy
     made here is destroyed when the document ends. HTMLRewriter gets plain JS objects whose
@@ -39,14 +39,23 @@ def personalize(response, choices: list[Choice], appendix: str | None = None):
         element = create_proxy(_SlotHandler(choice, page).element)
         proxies.append(element)
         rewriter.on(f'[{SLOT_ATTRIBUTE}="{choice.slot}"]', to_js_object({"element": element}))
-    if appendix is not None:
-        body = create_proxy(_Appender(appendix).element)
-        proxies.append(body)
-        rewriter.on("body", to_js_object({"element": body}))
     # Destroys itself after its one call; it destroys the element handlers synchronously
     # (nothing calls them after the document ended; a callback scheduled from here never runs).
-    rewriter.onDocument(to_js_object({"end": create_once_callable(lambda _end: _destroy_all(proxies))}))
+    rewriter.onDocument(to_js_object({"end": create_once_callable(lambda end: _end(end, appendix, proxies))}))
     return rewriter.transform(response)
+
+
+def _end(end, appendix: str | None, proxies: list) -> None:
+    """At the document's end: the appendix, and the handlers are done with. The appendix goes after
+    the last byte rather than inside `<body>`: no handler for `body`, and a page whose `</body>` is
+    missing gets it too; browsers put a script found there at the end of the body."""
+    try:
+        if appendix is not None:
+            end.append(appendix, _AS_HTML)
+    except Exception as exc:
+        console.error(log_line("inject_failed", slot="document end", error=repr(exc)))
+    finally:
+        _destroy_all(proxies)
 
 
 class _Page:
@@ -94,23 +103,6 @@ class _SlotHandler:
         except Exception as exc:
             console.error(log_line("inject_failed", slot=self.choice.slot,
                                    fragment=self.choice.fragment.id, error=repr(exc)))
-
-
-class _Appender:
-    """Appends HTML once, to the first element it sees."""
-
-    def __init__(self, content: str):
-        self.content = content
-        self.done = False
-
-    def element(self, element) -> None:
-        if self.done:
-            return
-        self.done = True
-        try:
-            element.append(self.content, _AS_HTML)
-        except Exception as exc:
-            console.error(log_line("inject_failed", slot="body", error=repr(exc)))
 
 
 def _destroy_all(proxies: list) -> None:

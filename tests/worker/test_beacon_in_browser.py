@@ -36,6 +36,8 @@ def test_views_exposures_and_clicks_arrive_from_a_real_browser(demo, browser, de
     browser.delete_all_cookies()
     browser.get(demo.worker.url + "/products/alpha-pro/")
     visitor = visitor_id(browser, dev_secrets)
+    # sent after the origin's </html>, parsed as the body's last element
+    assert browser.execute_script("return document.body.lastElementChild.hasAttribute('data-pz-page')")
     hero = browser.find_element(By.CSS_SELECTOR, '[data-personalized-region="hero"]')
     rule = hero.get_attribute("data-pz-rule")
     assert rule == "onboarding"   # a first visit
