@@ -28,7 +28,10 @@ def personalize(response, choices: list[Choice], appendix: str | None = None):
     """
     rewriter = HTMLRewriter.new()
     proxies = []
-    page = _Page(header_charset(optional_str(response.headers.get("content-type"))) is None)
+    # Only non-ASCII content depends on the page's charset: for ASCII (the usual fragment, and the
+    # beacon) no <meta> needs reading.
+    page = _Page(header_charset(optional_str(response.headers.get("content-type"))) is None
+                 and not all(choice.insertion()[0].isascii() for choice in choices))
     if page.ascii_only:
         meta = create_proxy(page.meta)
         proxies.append(meta)
