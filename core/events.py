@@ -10,7 +10,8 @@ A client batch (schema version 1), posted by the beacon or the site's own code:
 The sink's line keeps the seeds' batch shape (`userId`, `sessionId`, `events`), so the
 collector's file feeds `intentedge build-profiles` as it is, and adds what the Worker knows:
 the page's decision (tier, score, the rule and variant of every slot) and its own clock.
-Client timestamps are not trusted; a search query is checked but never forwarded.
+Client timestamps are not trusted; a search query is checked but never forwarded, and URLs lose
+their query string and fragment.
 """
 
 from __future__ import annotations
@@ -107,7 +108,9 @@ def _event(raw, index: int) -> dict:
             continue
         if type(value) is not str or len(value) > limit or not value.isprintable():
             raise EventRejected(400, "string", f"event {index}: {name} must be text of at most {limit} characters")
-        if name != "query":   # checked, never forwarded: a search can say who someone is
+        if name == "url":     # without query or fragment: they can carry an email or a token
+            event[name] = value.split("?", 1)[0].split("#", 1)[0]
+        elif name != "query":   # checked, never forwarded: a search can say who someone is
             event[name] = value
     if kind in SLOT_EVENTS and "slot" not in event:
         raise EventRejected(400, "slot", f"event {index}: {kind} needs the slot's name")

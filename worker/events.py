@@ -43,8 +43,7 @@ async def events_response(request, env, ctx, bundle, keys, now_ms: float):
     try:
         _check_origin(optional_str(request.headers.get("origin")), context.data.url)
         session = _visitor(context, bundle, keys)
-        _check_size(request, bundle.events.max_bytes)
-        batch = parse_batch((await request.arrayBuffer()).to_bytes(), bundle.events)
+        batch = parse_batch(await _body(request, bundle.events.max_bytes), bundle.events)
         _check_rate(session.visitor_id, len(batch.events), bundle.events.rate_per_minute, now)
         page = _page(batch.page_token, session.visitor_id, keys, now)
         if page is not None:
@@ -89,10 +88,27 @@ def _check_origin(origin: str | None, url: str) -> None:
         raise EventRejected(403, "cross_origin", "events are accepted from the site's own pages only")
 
 
-def _check_size(request, limit: int) -> None:
+async def _body(request, limit: int) -> bytes:
+    """The body, read no further than `limit` bytes: a chunked upload without a length could
+    otherwise fill the isolate's memory (parse_batch refuses what is over the limit)."""
     length = optional_str(request.headers.get("content-length"))
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise EventRejected(413, "too_large", f"{length} bytes, at most {limit}")
+    if length is not None and length.isdigit():
+        if int(length) > limit:
+            raise EventRejected(413, "too_large", f"{length} bytes, at most {limit}")
+        return (await request.arrayBuffer()).to_bytes()
+    if request.body is None:
+        return b""
+    reader = request.body.getReader()
+    chunks, size = [], 0
+    while True:
+        result = await reader.read()
+        if result.done:
+            return b"".join(chunks)
+        chunks.append(result.value.to_bytes())
+        size += len(chunks[-1])
+        if size > limit:
+            await reader.cancel()
+            raise EventRejected(413, "too_large", f"more than {limit} bytes")
 
 
 def _check_rate(visitor_id: str, n: int, per_minute: int, now: float) -> None:

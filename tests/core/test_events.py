@@ -81,6 +81,13 @@ def test_bad_batches_are_refused_with_a_reason(data, status, reason):
     assert json.loads(error.body()) == {"error": reason, "detail": error.detail}
 
 
+def test_urls_lose_their_query_and_fragment():
+    batch = parse_batch(body([{"type": "page_view", "url": "/thanks?email=a@b.c#top"},
+                              {"type": "cta_click", "slot": "hero", "url": "https://x.example/p#q?r"}], page="t"),
+                        LIMITS)
+    assert [e["url"] for e in batch.events] == ["/thanks", "https://x.example/p"]
+
+
 def test_size_and_count_limits_give_413():
     assert rejected(b" " * 20_000).reason == "too_large"
     many = body([{"type": "page_view"}] * 51)

@@ -4,9 +4,11 @@ changes the next page, and what happens when the sink fails."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -145,6 +147,21 @@ def test_size_session_and_origin_checks(demo, mint_cookie):
     assert (cross.status, json.loads(cross.text)["error"]) == (403, "cross_origin")
     gpc = post(demo, {"v": 1, "events": [{"type": "page_view"}]}, cookie, {"sec-gpc": "1"})
     assert (gpc.status, json.loads(gpc.text)["error"]) == (403, "no_consent")
+
+
+@pytest.mark.parametrize("pieces, status", [(40, 413), (2, 202)], ids=["too-large", "small"])
+def test_a_chunked_body_without_a_length_is_read_up_to_the_limit(demo, mint_cookie, pieces, status):
+    piece = json.dumps({"type": "page_view", "url": "/" + "x" * 400}) + ","
+    chunks = [b'{"v": 1, "events": [', *[piece.encode()] * pieces, b'{"type": "page_view"}]}']
+    parts = urlsplit(demo.worker.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.request("POST", EVENTS, body=iter(chunks), encode_chunked=True,
+                     headers={"cookie": mint_cookie(new_visitor()), "content-type": "text/plain"})
+        reply = conn.getresponse()
+        assert reply.status == status, reply.read()
+    finally:
+        conn.close()
 
 
 def test_a_visitor_over_the_rate_limit_gets_429_others_do_not(demo, mint_cookie):
