@@ -1,4 +1,4 @@
-"""The first-party beacon: the JavaScript the Worker appends at the end of a personalized page's <body> as
+"""The first-party beacon: the JavaScript the Worker appends after a personalized page's last byte as
 `<script data-pz-page="TOKEN" data-pz-events="/__pz/events">SOURCE</script>`, which reports back what the
 visitor saw and did (issue 8, events spec sections 1 and 2). It queues a `page_view` at once, one `exposure`
 per marked slot the first time at least half of it (or half the viewport, for a slot taller than that) is on
@@ -7,8 +7,9 @@ its path and query); the site's own code adds events with `pz.track(type, fields
 defines. It POSTs `{"v":1,"page":TOKEN,"events":[...]}`, at most 50 events a request, with
 navigator.sendBeacon, or a keepalive fetch when that is missing or refuses. A timer flushes the queue a
 second after its first event; a click (the page may be leaving), `pagehide` and a hidden tab flush it at
-once, and so does `pz.track`, whose event goes in a request of its own, sent at once because a cart or a
-purchase changes the session the next page is decided from. No timer runs while the queue is empty, and
+once, and so does `pz.track`, whose event goes in a keepalive request of its own, sent at once because a
+cart or a purchase changes the session the next page is decided from: it returns a promise, so the site
+can wait for it before it navigates. A second copy (a fragment fetched by the page itself) does nothing. No timer runs while the queue is empty, and
 nothing it does throws into the page.
 """
 
@@ -21,9 +22,9 @@ from __future__ import annotations
 # S the slot of a marked element, Z slots already exposed, m observed element -> slot.
 # fetch's default credentials mode, same-origin, sends the session cookie; so does sendBeacon.
 SOURCE = (
-    "(()=>{try{"
+    "(()=>{try{if(window.pz)return;"   # once per window: a fragment fetched by the page's own code
     "var d=document,s=d.currentScript,n=navigator,L=location,q=[],t=0,"
-    "U=s.dataset.pzEvents||'/__pz/events',"
+    "U=s.dataset.pzEvents,"
     "H=JSON.stringify({v:1,page:s.dataset.pzPage,events:[]}).slice(0,-2),"
     "f=()=>{clearTimeout(t);t=0;while(q.length){"
     "var b=H+q.splice(0,50)+']}';"
@@ -32,7 +33,9 @@ SOURCE = (
     "a=(y,o,w)=>{q.push(JSON.stringify({...o,type:y}));w?f():t||(t=setTimeout(f,1e3))},"
     "S=e=>e.dataset.pzSlot||e.getAttribute('data-personalized-region'),"
     "Z=new Set,m=new Map;"
-    "window.pz={track:(y,o)=>{try{f();a(y,o,1)}catch(x){}}};"
+    # its own keepalive request, at once; the promise lets the site wait before it navigates
+    "window.pz={track:(y,o)=>{try{f();return fetch(U,{method:'POST',keepalive:!0,"
+    "body:H+JSON.stringify({...o,type:y})+']}'}).catch(()=>0)}catch(x){}}};"
     "a('page_view',{url:L.pathname});"
     "addEventListener('pagehide',f);"
     "d.addEventListener('visibilitychange',()=>d.hidden&&f());"
@@ -48,6 +51,7 @@ SOURCE = (
     "}),{threshold:[0,.1,.2,.3,.4,.5]});"
     "d.querySelectorAll('[data-pz-rule]').forEach(r=>{var k=S(r);"
     # A display:contents wrapper has no box and never intersects: its children do.
-    "k&&(getComputedStyle(r).display=='contents'?[...r.children]:[r]).forEach(c=>{m.set(c,k);o.observe(c)})})"
+    "k&&(getComputedStyle(r).display=='contents'?r.children.length?[...r.children]:[r.parentNode]:[r])"
+    ".forEach(c=>{m.set(c,k);o.observe(c)})})"
     "}catch(x){}})()"
 )

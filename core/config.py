@@ -30,6 +30,9 @@ from .rules import CompiledRules, Rule
 from .scoring import DEFAULT_SATURATION, DEFAULT_WEIGHTS, VECTORS, ScoringModel
 from .signals import DEFAULT_STAGES, PageRule, Signals
 
+BEACON_BATCH = 50               # events per request, core/beacon.py
+MAX_EVENTS_LIMIT = 500
+MAX_BYTES_LIMIT = 65_536        # sendBeacon's quota
 _EVENTS_PATH = re.compile(r"/[A-Za-z0-9/_.~-]{1,127}\Z")
 _SLOT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")
@@ -488,7 +491,13 @@ class _Compiler:
         max_events = self.number(spec, "max_events", "events", default.max_events, integer=True, minimum=1)
         max_bytes = self.number(spec, "max_bytes", "events", default.max_bytes, integer=True, minimum=256)
         rate = self.number(spec, "rate_per_minute", "events", default.rate_per_minute, integer=True, minimum=1)
-        if None in (max_events, max_bytes, rate):
+        if beacon and max_events < BEACON_BATCH:
+            self.problem("events", f"max_events ({max_events}) must be at least {BEACON_BATCH} with the beacon on",
+                         f"the beacon sends up to {BEACON_BATCH} events a request")
+            return None
+        if max_events > MAX_EVENTS_LIMIT or max_bytes > MAX_BYTES_LIMIT:
+            self.problem("events", f"max_events is at most {MAX_EVENTS_LIMIT} and max_bytes at most {MAX_BYTES_LIMIT}",
+                         "a batch is read into the isolate's memory (128 MB)")
             return None
         if rate < max_events:
             self.problem("events", f"rate_per_minute ({rate}) must allow one full batch (max_events = {max_events})")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from .config import Bundle
 from .context import RequestContext
-from .fragments import Fragment, MissingParameter, Operation
+from .fragments import ContentType, Fragment, MissingParameter, Operation
 from .preview import Preview
 from .profile import UNKNOWN_PROFILE_ATTRIBUTES, Profile
 from .rules import Evaluation, Outcome
@@ -25,6 +25,8 @@ from .session import Session, record_impressions
 
 FALLBACK = "fallback"
 CONTROL = "control"
+# What a held-out slot without a usable fallback gets: its markers, the origin's content untouched.
+ORIGIN_CONTENT = Fragment("origin", "", ContentType.HTML, Operation.APPEND)
 _WRAPPED = (Operation.BEFORE, Operation.AFTER, Operation.REPLACE)
 
 
@@ -115,9 +117,12 @@ def decide(bundle: Bundle, context: RequestContext, session: Session | None, pro
     controls: dict[str, str] = {}
     shown: list[str] = []
     for outcome in list(evaluation.winners):
-        if outcome.status == "control":
+        # A held-out visitor is only a control where the rule could have shown: the same
+        # eligibility as the treatment, and the same impression counts for its caps.
+        if outcome.status == "control" and _renders(outcome.rule, attributes):
             controls.update((slot, outcome.rule.id) for slot in outcome.slots)
-        elif _render(outcome, attributes, claimed):
+            shown.append(outcome.rule.id)
+        elif outcome.status == "fired" and _render(outcome, attributes, claimed):
             shown.append(outcome.rule.id)
         else:
             evaluation.skip(outcome, f"missing parameter in {outcome.rule.fragment.id!r}: fallback shown")
@@ -162,17 +167,30 @@ def _render(outcome: Outcome, attributes: dict, claimed: dict[str, Choice]) -> b
     return True
 
 
+def _renders(rule, attributes: dict) -> bool:
+    try:
+        rule.fragment.render({**attributes, "params": rule.params} if rule.params else attributes)
+    except MissingParameter:
+        return False
+    return True
+
+
 def _fallbacks(slots, attributes: dict, controls: dict[str, str]) -> list[Choice]:
+    """Each remaining slot's fallback; a held-out slot is marked as its rule's control even where
+    there is no fallback to show (the origin's content stays)."""
     choices = []
     for slot in slots:
-        if slot.fallback is None:
-            continue
-        try:
-            content = slot.fallback.render(attributes)
-        except MissingParameter:
-            continue   # the origin's own content stays
         rule_id = controls.get(slot.name)
-        choices.append(Choice(slot.name, slot.fallback, content, rule_id, CONTROL if rule_id else slot.fallback.id))
+        fragment, content = slot.fallback, None
+        if fragment is not None:
+            try:
+                content = fragment.render(attributes)
+            except MissingParameter:
+                pass
+        if content is not None:
+            choices.append(Choice(slot.name, fragment, content, rule_id, CONTROL if rule_id else fragment.id))
+        elif rule_id is not None:
+            choices.append(Choice(slot.name, ORIGIN_CONTENT, "", rule_id, CONTROL))
     return choices
 
 

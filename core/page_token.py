@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from .session import SessionKeys
 
 MAX_AGE_SECONDS = 24 * 3600     # a tab left open for a day still reports
-MAX_TOKEN_CHARS = 2048
+MAX_TOKEN_CHARS = 4096      # the Worker leaves the beacon out of a page whose token would be longer
 CLOCK_SKEW_SECONDS = 300
 _VERSION = 1
 _MAC_CONTEXT = b"intentedge.page.v1\x00"

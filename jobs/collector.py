@@ -3,7 +3,7 @@
     POST /events   {"v": 1, "batches": [LINE, ...]}   204 once every new LINE is written
     GET  /health                                       200
 
-    python -m intentedge.jobs.collector --port 8788 --out events.jsonl
+    python -m intentedge.jobs.collector --port 8788 --out events.jsonl [--token T]
     server, url = start_collector(path)    # in a thread: tests and the demo
 
 Each LINE (one accepted client batch, see the events spec, section 3) becomes one
@@ -20,7 +20,9 @@ next n POSTs with `status` and writes nothing; `collector.posts` counts POSTs.
 from __future__ import annotations
 
 import argparse
+import hmac
 import json
+import os
 import signal
 import sys
 import threading
@@ -91,8 +93,9 @@ class Failure:
 class Collector:
     """The JSON Lines file, the batchIds already in it and the counters; safe across threads."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, token: str | None = None):
         self.path = Path(path)
+        self.token = token      # when set, a POST must carry `Authorization: Bearer <token>`
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._seen = {line["batchId"] for line in read_lines(self.path)
                       if isinstance(line, dict) and isinstance(line.get("batchId"), str)}
@@ -149,6 +152,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
+        token = self.server.collector.token
+        if token and not hmac.compare_digest(self.headers.get("Authorization", ""), f"Bearer {token}"):
+            self.close_connection = True
+            return self._reply(401, {"error": "token", "detail": "Authorization: Bearer <EVENTS_SINK_TOKEN> is required"})
         length = self.headers.get("Content-Length")
         if length is None or not length.isdigit():
             self.close_connection = True
@@ -203,9 +210,10 @@ class CollectorServer(ThreadingHTTPServer):
         self.collector.close()
 
 
-def start_collector(path: Path, port: int = 0, host: str = "127.0.0.1") -> tuple[CollectorServer, str]:
+def start_collector(path: Path, port: int = 0, host: str = "127.0.0.1",
+                    token: str | None = None) -> tuple[CollectorServer, str]:
     """A collector writing to `path`, serving in a daemon thread: (server, its events URL)."""
-    server = CollectorServer(Collector(path), host, port)
+    server = CollectorServer(Collector(path, token), host, port)
     # A short poll interval: stop() waits for the loop to notice, and tests stop many collectors.
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="collector",
                      daemon=True).start()
@@ -218,9 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8788, help="0 picks a free port (default 8788)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--out", type=Path, required=True, help="the JSON Lines file to append to")
+    parser.add_argument("--token", default=os.environ.get("EVENTS_SINK_TOKEN"),
+                        help="require `Authorization: Bearer TOKEN` (default: $EVENTS_SINK_TOKEN)")
     args = parser.parse_args(argv)
     try:
-        server = CollectorServer(Collector(args.out), args.host, args.port)
+        server = CollectorServer(Collector(args.out, args.token), args.host, args.port)
     except OSError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1

@@ -6,6 +6,7 @@ unmodified and the logs get one JSON line saying why.
 
 import asyncio
 import os
+from urllib.parse import urlsplit
 
 from js import Date, Request, Response, console, fetch
 
@@ -22,8 +23,8 @@ from intentedge.visitor import logged_in, page_view, profile_key, returning_sess
 
 from jsconvert import headers_from_js, optional_str, request_data_from_js, to_js_object
 from events import beacon_html, events_response, is_events_request
-from metadata import (Budget, OverBudget, Timing, fresh_bundle, fresh_profile, known_login_cookie,
-                      page_caching_enabled, read_bundle, read_profile)
+from metadata import (Budget, OverBudget, Timing, fresh_bundle, fresh_profile, known_events_path,
+                      known_login_cookie, page_caching_enabled, read_bundle, read_profile)
 from pagecache import PageResult, cached_page
 from rewriting import personalize
 
@@ -87,7 +88,8 @@ async def _get(request, env, ctx):
                                     preview=preview is not None)
         headers.append(("set", "server-timing", server_timing([("pz-meta", timing.state, timing.ms),
                                                                 ("pz-page", page.status, page.ms)])))
-        beacon = beacon_html(bundle, decision, keys, context.path, data.now) if preview is None else None
+        beacon = (beacon_html(bundle, decision, keys, context.path, data.now)
+                  if preview is None and _is_document(request) else None)
         decision_line = log_line("decision", path=context.path, **decision.trace)
         # Last: once the rewriter has taken the origin's body, that response can no longer be
         # served instead, so everything that could fail is done above.
@@ -100,13 +102,21 @@ async def _get(request, env, ctx):
 
 
 async def _events(request, env, ctx):
-    """The events endpoint's answer, or None when this POST is not for it (it goes to the origin)."""
+    """The events endpoint's answer, or None when this POST is not for it (it goes to the origin).
+    A POST elsewhere waits for no KV read once the isolate knows the events path, and for no more
+    than KV_BUDGET_MS before."""
     started = Date.now()
-    try:
-        bundle = fresh_bundle(env, Timing()) or await read_bundle(env, ctx, Timing())
-    except Exception as exc:  # no config, no endpoint: the POST is the origin's
-        console.error(log_line("events_unavailable", reason=type(exc).__name__, detail=str(exc)))
-        return None
+    bundle = fresh_bundle(env, Timing())
+    if bundle is None:
+        read, path = known_events_path()
+        if read and urlsplit(request.url).path != path:
+            return None
+        try:
+            bundle = await Budget(env, started).wait(asyncio.ensure_future(read_bundle(env, ctx, Timing())),
+                                                     ctx, "config")
+        except Exception as exc:  # no config, no endpoint: the POST is the origin's
+            console.error(log_line("events_unavailable", reason=type(exc).__name__, detail=str(exc)))
+            return None
     if not is_events_request(request, bundle):
         return None
     try:
@@ -225,6 +235,11 @@ async def _fetch_origin(request, env, url: str):
     if expects:  # fetch would take the origin's interim "100 Continue" for its answer
         upstream.headers.delete("expect")
     return await (fetch(upstream, redirect="manual") if origin else fetch(upstream))
+
+
+def _is_document(request) -> bool:
+    """A top-level page, not HTML the page fetched itself or an iframe (browsers say which)."""
+    return optional_str(request.headers.get("sec-fetch-dest")) in (None, "document")
 
 
 def _secret(env, name: str) -> str | None:

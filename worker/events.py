@@ -8,18 +8,19 @@ The 202 never waits for the sink: lines go into the isolate's outbox (core/outbo
 import asyncio
 import base64
 import json
+import math
 import os
 from urllib.parse import urlsplit
 
-from js import Response, console, fetch
+from js import AbortSignal, Response, console, fetch
 
 from intentedge import log_line
 from intentedge.beacon import SOURCE as BEACON_SOURCE
 from intentedge.consent import may_recognise
 from intentedge.context import RequestContext
 from intentedge.events import EventRejected, beacon_tag, check_slots, enrich, parse_batch
-from intentedge.outbox import POST_TIMEOUT, RETRY_DELAYS, Outbox
-from intentedge.page_token import PageTokenError, page_decision, sign, verify
+from intentedge.outbox import MAX_POSTS, POST_TIMEOUT_MS, RETRY_DELAYS, Outbox, post_body, retryable
+from intentedge.page_token import MAX_TOKEN_CHARS, PageTokenError, page_decision, sign, verify
 from intentedge.rate_limit import RateLimiter
 from intentedge.session import dump, set_cookie_header
 from intentedge.visitor import returning_session
@@ -50,14 +51,18 @@ async def events_response(request, env, ctx, bundle, keys, now_ms: float):
             check_slots(batch, page)
     except EventRejected as exc:
         return _reply(exc.status, exc.body(), [("retry-after", str(exc.retry_after))] if exc.retry_after else [])
+    before = session
     for event in batch.events:
         session = bundle.signals.record(session, event, bundle.products)
     line = enrich(batch, session, page, received_at=now, batch_id=_random_id(12))
-    forwarded = _forward(line, env, ctx)
+    forwarded = _forward(json.dumps(line, separators=(",", ":")), env, ctx, now)
     console.log(log_line("events", accepted=len(batch.events), types=_counts(batch.events), page=page is not None,
                          forwarded=forwarded))
-    cookie = set_cookie_header(dump(session, keys), secure=not context.is_local_http)
-    return _reply(202, json.dumps({"accepted": len(batch.events), "forwarded": forwarded}), [("set-cookie", cookie)])
+    # Only when an event changed the session: a beacon's views, exposures and clicks race the next
+    # page load, and an unchanged cookie written after that page's would undo its update.
+    headers = [] if session is before else [("set-cookie", set_cookie_header(dump(session, keys),
+                                                                            secure=not context.is_local_http))]
+    return _reply(202, json.dumps({"accepted": len(batch.events), "forwarded": forwarded}), headers)
 
 
 def beacon_html(bundle, decision, keys, path: str, now: float) -> str | None:
@@ -66,7 +71,11 @@ def beacon_html(bundle, decision, keys, path: str, now: float) -> str | None:
     if bundle.events is None or not bundle.events.beacon or decision.session is None or keys is None:
         return None
     page = page_decision(decision.choices, decision.trace, decision_id=_random_id(9), now=now, path=path)
-    return beacon_tag(BEACON_SOURCE, sign(page, decision.session.visitor_id, keys), bundle.events.path)
+    token = sign(page, decision.session.visitor_id, keys)
+    if len(token) > MAX_TOKEN_CHARS:   # a page of very many slots: its events could not be verified
+        console.error(log_line("beacon_skipped", reason=f"page token of {len(token)} characters", path=path))
+        return None
+    return beacon_tag(BEACON_SOURCE, token, bundle.events.path)
 
 
 def _visitor(context, bundle, keys):
@@ -117,7 +126,7 @@ def _check_rate(visitor_id: str, n: int, per_minute: int, now: float) -> None:
         limiter = _limiters[per_minute] = RateLimiter(per_minute)
     wait = limiter.take(visitor_id, n, now)
     if wait:
-        retry = max(1, round(wait))
+        retry = max(1, math.ceil(wait))
         raise EventRejected(429, "rate_limited", f"at most {per_minute} events a minute; retry in {retry} s",
                             retry_after=retry)
 
@@ -131,7 +140,7 @@ def _page(token, visitor_id: str, keys, now: float):
         raise EventRejected(400, "page", f"page token: {exc}") from None
 
 
-def _forward(line: dict, env, ctx) -> bool:
+def _forward(line: str, env, ctx, now: float) -> bool:
     """Queue the line for the sink; False when no sink is configured (logged once per isolate)."""
     sink = optional_str(getattr(env, "EVENTS_SINK", None))
     if not sink:
@@ -143,47 +152,67 @@ def _forward(line: dict, env, ctx) -> bool:
     if overflow:
         console.error(log_line("events_dropped", count=overflow, reason="outbox full: the sink is behind",
                                dropped_total=_outbox.dropped))
-    if not _outbox.sending:
-        _outbox.sending = True
-        run_in_background(ctx, _drain(sink))
+    if _outbox.start_drain(now):
+        try:
+            run_in_background(ctx, _drain(sink, optional_str(getattr(env, "EVENTS_SINK_TOKEN", None))))
+        except Exception:
+            _outbox.end_drain()
+            raise
     return True
 
 
-async def _drain(sink: str) -> None:
-    """Post what is waiting until nothing is; lines added meanwhile go in the next post."""
+async def _drain(sink: str, token: str | None) -> None:
+    """Post what is waiting, MAX_POSTS posts at most (core/outbox.py); lines added meanwhile go in
+    the next post."""
+    lines: list[str] = []
     try:
-        while _outbox.pending:
+        for _ in range(MAX_POSTS):
             lines = _outbox.take()
-            error = await _post(sink, json.dumps({"v": 1, "batches": lines}, separators=(",", ":")))
+            if not lines:
+                break
+            error, attempts = await _post(sink, token, post_body(lines))
             if error is None:
                 _outbox.sent(lines)
             else:
-                _outbox.failed(lines)
-                console.error(log_line("events_dropped", count=len(lines), reason=error,
-                                       attempts=1 + len(RETRY_DELAYS), dropped_total=_outbox.dropped))
+                _drop(lines, error, attempts)
+            lines = []
+    except Exception as exc:  # a bug here must not lose the lines in hand silently
+        _drop(lines, f"{type(exc).__name__}: {exc}"[:200], 0)
     finally:
-        _outbox.sending = False
+        _outbox.end_drain()
 
 
-async def _post(sink: str, body: str) -> str | None:
-    """None once the sink took the body, else why the last attempt failed."""
-    error = None
-    for delay in (0.0, *RETRY_DELAYS):
+def _drop(lines: list[str], reason: str, attempts: int) -> None:
+    _outbox.failed(lines)
+    console.error(log_line("events_dropped", count=len(lines), reason=reason, attempts=attempts,
+                           dropped_total=_outbox.dropped))
+
+
+async def _post(sink: str, token: str | None, body: str) -> tuple[str | None, int]:
+    """(None, attempts) once the sink took the body, else (why the last attempt failed, attempts)."""
+    error, attempt = None, 0
+    for attempt, delay in enumerate((0.0, *RETRY_DELAYS), start=1):
         if delay:
             await asyncio.sleep(delay)
         try:
-            response = await asyncio.wait_for(_send(sink, body), POST_TIMEOUT)
+            response = await _send(sink, token, body)
+            await response.arrayBuffer()   # a body left unread holds the connection
             if 200 <= response.status < 300:
-                return None
+                return None, attempt
             error = f"HTTP {response.status}"
+            if not retryable(response.status):
+                break   # the sink refuses this content: retrying cannot help
         except Exception as exc:  # unreachable, timed out: retried like a 5xx
             error = f"{type(exc).__name__}: {exc}"[:200]
-    return error
+    return error, attempt
 
 
-async def _send(sink: str, body: str):
-    return await fetch(sink, to_js_object({"method": "POST", "body": body,
-                                           "headers": {"content-type": "application/json"}}))
+async def _send(sink: str, token: str | None, body: str):
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    return await fetch(sink, to_js_object({"method": "POST", "body": body, "headers": headers,
+                                           "signal": AbortSignal.timeout(POST_TIMEOUT_MS)}))
 
 
 def _reply(status: int, body: str, headers: list):

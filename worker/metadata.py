@@ -33,7 +33,7 @@ _compiled = CompiledBundles()
 _cache = MetadataCache()
 # The policies of the newest bundle seen (the pointer's own policy comes from the bundle it names).
 _policies = {"config": DEFAULT_CONFIG_CACHE, "profile": DEFAULT_PROFILE_CACHE}
-_newest: dict = {"login_cookie": None}
+_newest: dict = {"login_cookie": None, "events_path": None, "read": False}
 
 
 class MissingConfig(Exception):
@@ -120,7 +120,7 @@ async def read_bundle(env, ctx, timing: Timing) -> Bundle:
         _policies.update(config=bundle.config_cache, profile=bundle.profile_cache)
         # the pointer was cached under the previous bundle's policy: from now on, this one's
         _cache.store(CONFIG_POINTER, key, Date.now() / 1000, size=len(key), policy=bundle.config_cache)
-    _newest["login_cookie"] = bundle.login_cookie
+    _remember(bundle)
     timing.ms = Date.now() - started
     return bundle
 
@@ -133,7 +133,7 @@ def fresh_bundle(env, timing: Timing) -> Bundle | None:
     key = _cache.lookup(CONFIG_POINTER, Date.now() / 1000)
     bundle = _compiled.get(key.value) if key.state is State.FRESH else None
     if bundle is not None:
-        _newest["login_cookie"] = bundle.login_cookie   # as read_bundle does: the pointer may have moved
+        _remember(bundle)   # as read_bundle does: the pointer may have moved
         timing.state, timing.ms = CacheStatus.HIT, 0.0
     return bundle
 
@@ -154,6 +154,16 @@ async def read_profile(env, ctx, key: str) -> Profile | None:
     except Exception as exc:
         console.error(log_line("profile_unusable", reason=type(exc).__name__, detail=str(exc)))
         return None
+
+
+def _remember(bundle: Bundle) -> None:
+    _newest.update(login_cookie=bundle.login_cookie, events_path=bundle.events.path if bundle.events else None,
+                   read=True)
+
+
+def known_events_path() -> tuple[bool, str | None]:
+    """(whether this isolate has read a bundle, the events path the newest one names)."""
+    return _newest["read"], _newest["events_path"]
 
 
 def known_login_cookie() -> str | None:

@@ -28,20 +28,22 @@ def personalize(response, choices: list[Choice], appendix: str | None = None):
     """
     rewriter = HTMLRewriter.new()
     proxies = []
+    page = _Page(False)
+    slots = [_SlotHandler(choice, page) for choice in choices]
     # Only non-ASCII content depends on the page's charset: for ASCII (the usual fragment, and the
     # beacon) no <meta> needs reading.
-    page = _Page(header_charset(optional_str(response.headers.get("content-type"))) is None
-                 and not all(choice.insertion()[0].isascii() for choice in choices))
+    page.ascii_only = (header_charset(optional_str(response.headers.get("content-type"))) is None
+                       and not all(slot.content.isascii() for slot in slots))
     if page.ascii_only:
         meta = create_proxy(page.meta)
         proxies.append(meta)
         handlers = to_js_object({"element": meta})
         rewriter.on("meta[charset]", handlers)
         rewriter.on("meta[http-equiv]", handlers)
-    for choice in choices:
-        element = create_proxy(_SlotHandler(choice, page).element)
+    for slot in slots:
+        element = create_proxy(slot.element)
         proxies.append(element)
-        rewriter.on(f'[{SLOT_ATTRIBUTE}="{choice.slot}"]', to_js_object({"element": element}))
+        rewriter.on(f'[{SLOT_ATTRIBUTE}="{slot.choice.slot}"]', to_js_object({"element": element}))
     # Destroys itself after its one call; it destroys the element handlers synchronously
     # (nothing calls them after the document ended; a callback scheduled from here never runs).
     rewriter.onDocument(to_js_object({"end": create_once_callable(lambda end: _end(end, appendix, proxies))}))

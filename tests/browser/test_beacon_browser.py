@@ -152,6 +152,15 @@ def test_track_sends_the_sites_own_events(browser, site):
     assert_valid_bodies(site, token)
 
 
+def test_track_returns_a_promise_the_site_can_wait_for_before_navigating(browser, site):
+    token = load(browser, site, PRODUCT)
+    status = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "pz.track('cart_add', {productId: 'beta-mini', quantity: 1}).then(r => done(r && r.status))")
+    assert status == 202
+    assert site.wait_for(token, "cart_add", productId="beta-mini")
+
+
 def test_batches_carry_at_most_50_events(browser, site):
     token = load(browser, site, MANY)
     wait_until(lambda: sum(e["type"] == "exposure" for e in site.events(token)) == MANY_SLOTS,

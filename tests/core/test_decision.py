@@ -330,15 +330,28 @@ def test_a_held_out_visitor_sees_the_fallback_marked_as_control():
     assert hero.markers == {"data-pz-rule": "premium", "data-pz-variant": "control"}
     assert decision.trace["rules"]["control"] == {"premium": ["hero"]}
     assert decision.trace["choices"]["hero"] == {"rule": "premium", "fragment": "hero-welcome", "variant": "control"}
-    # the control's next branch does not take over, and no impression is counted
+    # the control's next branch does not take over; the impression counts as the treatment's
+    # would, so a frequency cap holds both arms to the same number of pages
     assert "onboarding" not in decision.trace["rules"]["fired"]
-    assert decision.session.impressions_of("premium") == (0, 0)
+    assert decision.session.impressions_of("premium") == (1, 1)
 
 
-def test_control_on_a_slot_without_fallback_leaves_the_origin_content():
+def test_control_on_a_slot_without_fallback_marks_the_origin_content():
     decision = run("/", session(cart_value=200.0, cart_items=1), bundle=held_out_bundle(100, fallback=False))
-    assert "hero" not in shown(decision)
+    [hero] = [c for c in decision.choices if c.slot == "hero"]
+    assert (hero.fragment.id, hero.content, hero.variant) == ("origin", "", CONTROL)
+    assert hero.insertion() == ("", True) and hero.marks_slot   # markers on the slot, content untouched
     assert decision.trace["rules"]["control"] == {"premium": ["hero"]}
+
+
+def test_a_held_out_visitor_is_no_control_where_the_rule_could_not_have_shown():
+    config = copy_config()
+    config["rules"][1]["holdout"] = 100
+    config["fragments"][config["rules"][1]["fragment"]]["html"] = "<p>{product.name}</p>"   # no product seen
+    decision = run("/", session(cart_value=200.0, cart_items=1), bundle=compile_bundle(config, source="t"))
+    assert decision.trace["rules"]["control"] == {}
+    assert decision.trace["choices"]["hero"]["variant"] != CONTROL
+    assert decision.session.impressions_of("premium") == (0, 0)
 
 
 def test_without_a_session_nobody_is_held_out():
@@ -488,7 +501,8 @@ def test_an_unknown_forced_tier_changes_nothing(tier):
     ],
 )
 def test_a_forced_rule_takes_its_slots_whatever_stops_it(rule_id):
-    assert "banner" not in shown(previewed(None))      # on its own, nothing shows on the banner
+    # on its own, nothing shows on the banner (a held-out visitor's banner is only marked as control)
+    assert shown(previewed(None)).get("banner", ("origin",))[0] == "origin"
     decision = previewed(Preview(rule=rule_id))
     assert shown(decision)["banner"] == ("banner-sale", rule_id)
     assert decision.trace["choices"]["banner"] == {"rule": rule_id, "fragment": "banner-sale",

@@ -13,7 +13,7 @@ from intentedge.config import ConfigError
 from intentedge.decision import Choice
 from intentedge.events import EventRejected, Limits, beacon_tag, check_slots, enrich, parse_batch, session_id
 from intentedge.fragments import ContentType, Fragment, Operation
-from intentedge.outbox import Outbox
+from intentedge.outbox import STALE_SECONDS, Outbox, post_body, retryable
 from intentedge.page_token import (MAX_AGE_SECONDS, PageDecision, PageTokenError, SlotChoice, page_decision, sign,
                                    verify)
 from intentedge.rate_limit import RateLimiter
@@ -221,8 +221,9 @@ def test_purchase_search_and_trial_change_the_session_views_do_not():
 
 def test_events_are_off_unless_configured():
     assert compile_bundle({}, source="t").events is None
-    events = compile_bundle({"events": {"path": "/t/e", "beacon": False, "rate_per_minute": 60}}, source="t").events
-    assert events == Limits(path="/t/e", beacon=False, rate_per_minute=60)
+    events = compile_bundle({"events": {"path": "/t/e", "beacon": False, "max_events": 5, "rate_per_minute": 60}},
+                            source="t").events
+    assert events == Limits(path="/t/e", beacon=False, max_events=5, rate_per_minute=60)
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -230,6 +231,9 @@ def test_events_are_off_unless_configured():
     ({"path": '/"><script>'}, "path must be a URL path"),
     ({"beacon": "yes"}, "beacon must be true or false"),
     ({"max_events": 0}, "max_events must be at least 1"),
+    ({"max_events": 10}, "max_events (10) must be at least 50 with the beacon on"),
+    ({"max_events": 501, "rate_per_minute": 600}, "max_events is at most 500"),
+    ({"max_bytes": 1_000_000}, "max_bytes at most 65536"),
     ({"rate_per_minute": 10}, "rate_per_minute (10) must allow one full batch"),
     ({"sink": "http://x"}, "unknown key 'sink'"),
 ])
@@ -259,13 +263,36 @@ def test_the_rate_limit_forgets_the_least_recent_visitors():
     assert limiter.take("c", 1, NOW) > 0
 
 
-def test_the_outbox_posts_in_order_and_counts_what_it_drops():
-    outbox = Outbox(capacity=3, per_post=2)
-    assert [outbox.add({"n": n}) for n in range(4)] == [0, 0, 0, 1]
+def test_the_outbox_posts_in_order_by_size_and_counts_what_it_drops():
+    outbox = Outbox(capacity_bytes=30, post_bytes=21)
+    assert [outbox.add(f'{{"n":{n}}}') for n in range(5)] == [0, 0, 0, 0, 1]   # 7 bytes each, 35 > 30
     assert outbox.dropped == 1
     first = outbox.take()
-    assert first == [{"n": 1}, {"n": 2}]
+    assert first == ['{"n":1}', '{"n":2}']          # 2 lines and a comma each fit in 21 bytes, 3 do not
     outbox.sent(first)
     rest = outbox.take()
     outbox.failed(rest)
-    assert (outbox.pending, outbox.forwarded, outbox.dropped) == (0, 2, 2)
+    assert (outbox.pending, outbox.forwarded, outbox.dropped) == (0, 2, 3)
+    assert post_body(first) == '{"v":1,"batches":[{"n":1},{"n":2}]}'
+
+
+def test_a_line_larger_than_a_post_still_goes_alone():
+    outbox = Outbox(post_bytes=4)
+    outbox.add('{"big":1}')
+    outbox.add('{"n":2}')
+    assert outbox.take() == ['{"big":1}'] and outbox.take() == ['{"n":2}'] and outbox.take() == []
+
+
+def test_one_drain_at_a_time_and_a_stale_one_does_not_block():
+    outbox = Outbox()
+    assert outbox.start_drain(NOW) is True
+    assert outbox.start_drain(NOW + 1) is False
+    assert outbox.start_drain(NOW + STALE_SECONDS + 1) is True   # the runtime abandoned the first
+    outbox.end_drain()
+    assert outbox.start_drain(NOW + 70) is True
+
+
+@pytest.mark.parametrize("status, retry", [(500, True), (503, True), (408, True), (429, True),
+                                           (400, False), (401, False), (413, False)])
+def test_only_transient_failures_are_retried(status, retry):
+    assert retryable(status) is retry

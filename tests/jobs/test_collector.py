@@ -25,11 +25,12 @@ def line(batch_id: str, n_events: int = 1) -> dict:
             "events": [{"type": "page_view", "timestamp": 1795000000.5, "url": "/"}] * n_events}
 
 
-def request(url: str, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+def request(url: str, method: str, path: str, body: bytes | None = None,
+            headers: dict | None = None) -> tuple[int, bytes]:
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     try:
-        conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+        conn.request(method, path, body=body, headers={"Content-Type": "application/json", **(headers or {})})
         response = conn.getresponse()
         return response.status, response.read()
     finally:
@@ -145,6 +146,18 @@ def test_fail_next_fails_that_many_posts_without_writing(collector, tmp_path):
     assert post(url, {"v": 1, "batches": [line("a")]})[0] == 204
     assert server.collector.posts == 3
     assert [entry["batchId"] for entry in read_lines(tmp_path / "events.jsonl")] == ["a"]
+
+
+def test_with_a_token_only_a_post_that_carries_it_is_written(tmp_path):
+    server, url = start_collector(tmp_path / "events.jsonl", token="s3cret")
+    try:
+        body = json.dumps({"v": 1, "batches": [line("b1")]}).encode()
+        assert request(url, "POST", "/events", body)[0] == 401
+        assert request(url, "POST", "/events", body, {"Authorization": "Bearer wrong"})[0] == 401
+        assert request(url, "POST", "/events", body, {"Authorization": "Bearer s3cret"})[0] == 204
+    finally:
+        server.stop()
+    assert [l["batchId"] for l in read_lines(tmp_path / "events.jsonl")] == ["b1"]
 
 
 def test_the_command_line_prints_ready_and_appends(tmp_path):

@@ -212,10 +212,11 @@ def demo(staged_worker, dev_secrets, tmp_path_factory) -> Demo:
     site_port = free_port()
     site = start_static_origin(ROOT / "demo" / "site", site_port, log_path=logs / "origin.log")
     events_file = logs / "events.jsonl"
-    collector, sink = start_collector(events_file)
+    collector, sink = start_collector(events_file, token="demo-sink-token")   # the Worker must send it
     try:
         for worker in run_worker(staged_worker, tmp_path_factory, kv_dir=kv, bindings={
-                **dev_secrets, "ORIGIN_URL": f"http://127.0.0.1:{site_port}", "EVENTS_SINK": sink}):
+                **dev_secrets, "ORIGIN_URL": f"http://127.0.0.1:{site_port}", "EVENTS_SINK": sink,
+                "EVENTS_SINK_TOKEN": "demo-sink-token"}):
             yield Demo(worker, collector.collector, events_file)
     finally:
         collector.stop()
