@@ -105,8 +105,9 @@ def test_a_held_out_visitor_is_recorded_as_a_control_exposure(demo, mint_cookie)
         token, _, slots, cookie = visit(demo, "/products/beta-mini/", mint_cookie(visitor))
         side = "control" if slots["promo"] == ("bundle-on-products", "control") else "fired"
         if side not in seen:
-            assert post(demo, {"v": 1, "page": token, "events": [{"type": "exposure", "slot": "promo"}]},
-                        cookie).status == 202
+            reply = post(demo, {"v": 1, "page": token, "events": [{"type": "exposure", "slot": "promo"}]}, cookie)
+            # an exposure changes no session: no cookie that could overwrite the next page's
+            assert reply.status == 202 and reply.headers.get("set-cookie") is None
             seen[side] = (visitor, slots["promo"])
         if len(seen) == 2:
             break
