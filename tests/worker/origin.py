@@ -44,8 +44,16 @@ PNG = bytes(range(256)) * 16 + b"\x89PNG\r\n\x1a\n\x00\xff"
 NOT_FOUND = _page("Not found", "<h1>404</h1>")
 SERVER_ERROR = _page("Oops", '<h1>500</h1><div data-personalized-region="hero">error page</div>')
 
+# A slot whose own attributes are written every way HTML allows: the Worker writes the element
+# back whole (worker/rewriting.py), and must keep each value as the browser would read it.
+ODD_ATTRIBUTES = ('<section data-personalized-region="hero" title=\'say "hi"\' data-x="a &amp; b &lt;c&gt; it\'s"'
+                  ' hidden class=plain data-e=\'&quot;q&quot;\'>origin hero</section>')
+ATTRIBUTES = _page("Attributes", ODD_ATTRIBUTES + '\n<img data-personalized-region="hero" src="/image.png" alt="a">\n'
+                   "<p>after</p>")
+
 # path -> (status, content type, body)
 ROUTES: dict[str, tuple[int, str, bytes]] = {
+    "/attributes.html": (200, "text/html; charset=utf-8", ATTRIBUTES),
     "/": (200, "text/html; charset=utf-8", SLOTTED),
     "/products/camera.html": (200, "text/html", PRODUCT),
     "/plain.html": (200, "text/html; charset=UTF-8", NO_SLOTS),

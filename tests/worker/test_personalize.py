@@ -1,5 +1,7 @@
 """HTML pages get each slot's fragment, streamed through the real HTMLRewriter."""
 
+from html.parser import HTMLParser
+
 from . import origin as site
 
 
@@ -46,3 +48,33 @@ def test_personalized_response_keeps_origin_headers_but_is_private(worker):
 
 def test_pages_left_alone_keep_their_validators(worker):
     assert worker.get("/style.css").headers["etag"] == '"origin-etag"'
+
+
+class _Elements(HTMLParser):
+    """Start tags as the browser reads them: (tag, [(name, decoded value)])."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, list]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, [(name, value or "") for name, value in attrs]))
+
+
+def _start_tags(html: str) -> list[tuple[str, list]]:
+    parser = _Elements()
+    parser.feed(html)
+    return parser.tags
+
+
+def test_a_slot_keeps_every_attribute_value_as_the_browser_reads_it(worker, mint_cookie):
+    reply = worker.get("/attributes.html", headers={"Cookie": mint_cookie()})
+    assert reply.status == 200
+    [(_, before)] = [t for t in _start_tags(site.ODD_ATTRIBUTES) if t[0] == "section"]
+    [(_, after)] = [t for t in _start_tags(reply.text) if t[0] == "section"]
+    assert after == before + [("data-pz-rule", "fallback"), ("data-pz-variant", "hero-default")]
+    assert '<em class="pz">default hero</em></section>' in reply.text and "origin hero" not in reply.text
+    # a void element marked as a slot has no content to fill: it keeps its attributes, the page goes on
+    [(_, image)] = [t for t in _start_tags(reply.text) if t[0] == "img"]
+    assert image[:3] == [("data-personalized-region", "hero"), ("src", "/image.png"), ("alt", "a")]
+    assert reply.text.rstrip().endswith("<p>after</p>\n</body></html>")
