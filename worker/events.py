@@ -38,7 +38,7 @@ def is_events_request(request, bundle) -> bool:
 
 
 async def events_response(request, env, ctx, bundle, keys, now_ms: float):
-    """202 with the updated session cookie, or 4xx with {"error", "detail"}."""
+    """202 (with the session cookie when an event changed it), or 4xx with {"error", "detail"}."""
     context = RequestContext(request_data_from_js(request, now_ms))
     now = now_ms / 1000.0
     try:
