@@ -54,10 +54,28 @@ class Choice:
         """(content, is_html) as the rewriter inserts it."""
         if self.marks_slot:
             return self.content, self.fragment.is_html
-        body = self.content if self.fragment.is_html else html.escape(self.content, quote=False)
         markers = {"data-pz-slot": self.slot, **self.markers}   # no slot element carries its name here
-        attributes = " ".join(f'{name}="{html.escape(value)}"' for name, value in markers.items())
-        return f'<div {attributes} style="display:contents">{body}</div>', True
+        return f'<div{_attributes(markers)} style="display:contents">{self._html_body()}</div>', True
+
+    def slot_element(self, tag: str, attributes) -> str:
+        """The slot element whole, for an inner fragment: its own `attributes` ((name, raw value) pairs
+        as the page has them, entities undecoded), the markers, the content and the end tag. Each raw
+        value goes back in a quote it cannot contain (a double-quoted value holds no `"`, a
+        single-quoted one no `'`), so it reads as before."""
+        own = "".join(_raw_attribute(name, value) for name, value in attributes)
+        return f"<{tag}{own}{_attributes(self.markers)}>{self._html_body()}</{tag}>"
+
+    def _html_body(self) -> str:
+        return self.content if self.fragment.is_html else html.escape(self.content, quote=False)
+
+
+def _raw_attribute(name: str, value: str) -> str:
+    quote = "'" if '"' in value else '"'
+    return f" {name}={quote}{value}{quote}"
+
+
+def _attributes(values: dict[str, str]) -> str:
+    return "".join(f' {name}="{html.escape(value)}"' for name, value in values.items())
 
 
 @dataclass
@@ -119,7 +137,7 @@ def decide(bundle: Bundle, context: RequestContext, session: Session | None, pro
     for outcome in list(evaluation.winners):
         # A held-out visitor is only a control where the rule could have shown: the same
         # eligibility as the treatment, and the same impression counts for its caps.
-        if outcome.status == "control" and _renders(outcome.rule, attributes):
+        if outcome.status == "control" and _rendered(outcome.rule, attributes) is not None:
             controls.update((slot, outcome.rule.id) for slot in outcome.slots)
             shown.append(outcome.rule.id)
         elif outcome.status == "fired" and _render(outcome, attributes, claimed):
@@ -158,21 +176,20 @@ def _force_rule(bundle: Bundle, rule_id: str, attributes: dict, claimed: dict[st
 def _render(outcome: Outcome, attributes: dict, claimed: dict[str, Choice]) -> bool:
     """Claim the outcome's slots with its rendered fragment; False if a parameter is missing."""
     rule = outcome.rule
-    try:
-        content = rule.fragment.render({**attributes, "params": rule.params} if rule.params else attributes)
-    except MissingParameter:
+    content = _rendered(rule, attributes)
+    if content is None:
         return False
     for slot in outcome.slots:
         claimed[slot] = Choice(slot, rule.fragment, content, rule.id, rule.fragment.id)
     return True
 
 
-def _renders(rule, attributes: dict) -> bool:
+def _rendered(rule, attributes: dict) -> str | None:
+    """The rule's fragment rendered with its params, or None if a parameter is missing."""
     try:
-        rule.fragment.render({**attributes, "params": rule.params} if rule.params else attributes)
+        return rule.fragment.render({**attributes, "params": rule.params} if rule.params else attributes)
     except MissingParameter:
-        return False
-    return True
+        return None
 
 
 def _fallbacks(slots, attributes: dict, controls: dict[str, str]) -> list[Choice]:

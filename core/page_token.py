@@ -11,12 +11,11 @@ under its own MAC context (neither a cookie nor a preview token can pass for one
 
 from __future__ import annotations
 
-import base64
 import hmac
 import json
 from dataclasses import dataclass
 
-from .session import SessionKeys
+from .session import SessionKeys, b64url_decode, b64url_encode
 
 MAX_AGE_SECONDS = 24 * 3600     # a tab left open for a day still reports
 MAX_TOKEN_CHARS = 4096      # the Worker leaves the beacon out of a page whose token would be longer
@@ -56,9 +55,9 @@ class PageDecision:
 def sign(page: PageDecision, visitor_id: str, keys: SessionKeys) -> str:
     state = [_VERSION, page.id, page.issued, page.path, page.tier, page.score,
              [[c.slot, c.rule, c.variant] for c in page.choices]]
-    body = _b64encode(json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode())
+    body = b64url_encode(json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode())
     kid, secret = keys.signing
-    return f"{kid}.{body}.{_b64encode(_mac(secret.reveal(), kid, visitor_id, body))}"
+    return f"{kid}.{body}.{b64url_encode(_mac(secret.reveal(), kid, visitor_id, body))}"
 
 
 def verify(token: str, visitor_id: str, keys: SessionKeys, now: float) -> PageDecision:
@@ -70,12 +69,12 @@ def verify(token: str, visitor_id: str, keys: SessionKeys, now: float) -> PageDe
     if secret is None:
         raise PageTokenError("signed with an unknown key")
     try:
-        given = _b64decode(mac)
+        given = b64url_decode(mac)
     except ValueError:
         raise PageTokenError("not a page token") from None
     if not hmac.compare_digest(_mac(secret.reveal(), kid, visitor_id, body), given):
         raise PageTokenError("signature does not match this visitor")
-    page = _unpack(_b64decode(body))   # signed by us: well-formed unless the format changed
+    page = _unpack(b64url_decode(body))   # signed by us: well-formed unless the format changed
     if page is None:
         raise PageTokenError("unknown page token version")
     if not -CLOCK_SKEW_SECONDS <= now - page.issued <= MAX_AGE_SECONDS:
@@ -97,17 +96,6 @@ def _unpack(data: bytes) -> PageDecision | None:
 def _mac(secret: bytes, kid: str, visitor_id: str, body: str) -> bytes:
     message = _MAC_CONTEXT + kid.encode() + b"." + visitor_id.encode() + b"." + body.encode()
     return hmac.digest(secret, message, "sha256")
-
-
-def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _b64decode(text: str) -> bytes:
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (ValueError, TypeError) as exc:
-        raise ValueError(str(exc)) from None
 
 
 def page_decision(choices, trace: dict, *, decision_id: str, now: float, path: str) -> PageDecision:

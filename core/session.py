@@ -185,9 +185,9 @@ def load(value: str | None, keys: SessionKeys, now: float) -> Session | None:
         if secret is None:
             return None
         expected = _mac(secret, kid, body)
-        if not hmac.compare_digest(expected, _b64decode(mac)):
+        if not hmac.compare_digest(expected, b64url_decode(mac)):
             return None
-        session = _unpack(_b64decode(body))
+        session = _unpack(b64url_decode(body))
     except Exception:  # whatever a forged cookie makes the decoders raise, it is a new visitor
         return None
     if session is None or not (-CLOCK_SKEW_SECONDS <= now - session.last_seen <= MAX_AGE_SECONDS):
@@ -219,8 +219,8 @@ def cookie_value(cookie_header: str, name: str = COOKIE_NAME) -> str | None:
 
 def _sign(body: bytes, keys: SessionKeys) -> str:
     kid, secret = keys.signing
-    encoded = _b64encode(body)
-    return f"{kid}.{encoded}.{_b64encode(_mac(secret, kid, encoded))}"
+    encoded = b64url_encode(body)
+    return f"{kid}.{encoded}.{b64url_encode(_mac(secret, kid, encoded))}"
 
 
 def _mac(secret: Secret, kid: str, body: str) -> bytes:
@@ -294,9 +294,9 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
-def _b64encode(data: bytes) -> str:
+def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _b64decode(text: str) -> bytes:
+def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -81,9 +81,9 @@ class Signals:
         searches and trials change it; views, exposures and clicks do not."""
         kind = event["type"]
         quantity = event.get("quantity", 1)
+        product = products.get(event.get("productId", ""), {})
         if kind == "cart_add":
-            product = products.get(event.get("productId", ""), {})
-            value = event.get("value", _price(str(product.get("price", 0))) * quantity)
+            value = _line_value(event, product, quantity)
             changes = {"cart_value": session.cart_value + value, "cart_items": session.cart_items + quantity,
                        "stage": self._at_least(session.stage, "cart")}
             if event.get("productId"):
@@ -92,8 +92,7 @@ class Signals:
                 changes["categories"] = remember(session.categories, product["category"][:64])
             return session.evolve(**changes)
         if kind == "cart_remove":
-            product = products.get(event.get("productId", ""), {})
-            value = event.get("value", _price(str(product.get("price", 0))) * quantity)
+            value = _line_value(event, product, quantity)
             return session.evolve(cart_value=max(0.0, session.cart_value - value),
                                   cart_items=max(0, session.cart_items - quantity))
         if kind == "purchase":
@@ -111,6 +110,13 @@ class Signals:
 
     def stage_name(self, index: int) -> str:
         return self.stages[index] if 0 <= index < len(self.stages) else self.stages[0]
+
+
+def _line_value(event: dict, product: dict, quantity: int) -> float:
+    """The line's value as the event gives it, else the catalog price times the quantity."""
+    if "value" in event:
+        return event["value"]
+    return _price(str(product.get("price", 0))) * quantity   # a catalog price may be a number or text
 
 
 def _price(text: str) -> float:

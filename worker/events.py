@@ -10,6 +10,7 @@ import base64
 import json
 import math
 import os
+from collections import Counter
 from urllib.parse import urlsplit
 
 from js import AbortSignal, Response, console, fetch
@@ -56,7 +57,7 @@ async def events_response(request, env, ctx, bundle, keys, now_ms: float):
         session = bundle.signals.record(session, event, bundle.products)
     line = enrich(batch, session, page, received_at=now, batch_id=_random_id(12))
     forwarded = _forward(json.dumps(line, separators=(",", ":")), env, ctx, now)
-    console.log(log_line("events", accepted=len(batch.events), types=_counts(batch.events), page=page is not None,
+    console.log(log_line("events", accepted=len(batch.events), types=dict(Counter(e["type"] for e in batch.events)), page=page is not None,
                          forwarded=forwarded))
     # Only when an event changed the session: a beacon's views, exposures and clicks race the next
     # page load, and an unchanged cookie written after that page's would undo its update.
@@ -221,13 +222,6 @@ def _reply(status: int, body: str, headers: list):
     for name, value in headers:
         out.headers.append(name, value)
     return out
-
-
-def _counts(events: list[dict]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for event in events:
-        counts[event["type"]] = counts.get(event["type"], 0) + 1
-    return counts
 
 
 def _origin_of(url: str) -> str:

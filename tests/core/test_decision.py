@@ -609,3 +609,12 @@ def test_a_bot_with_a_preview_is_evaluated(preview, path, banner):
     decision = previewed(preview, path, **bot)
     assert shown(decision)["banner"] == banner
     assert "bot" not in decision.trace and "preview" in decision.trace
+
+
+def test_an_inner_slot_element_is_written_whole_with_its_raw_attributes_and_the_markers():
+    choice = Choice("hero", Fragment("f", "x", ContentType.TEXT, Operation.INNER), "a < b", "sale", "f")
+    attributes = [("data-personalized-region", "hero"), ("title", 'say "hi"'), ("data-x", "a &amp; it's"),
+                  ("hidden", "")]
+    assert choice.slot_element("section", attributes) == (
+        '<section data-personalized-region="hero" title=\'say "hi"\' data-x="a &amp; it\'s" hidden=""'
+        ' data-pz-rule="sale" data-pz-variant="f">a &lt; b</section>')
