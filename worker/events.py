@@ -27,7 +27,8 @@ from intentedge.session import dump, set_cookie_header
 from intentedge.visitor import returning_session
 
 from background import run_in_background
-from jsconvert import optional_str, request_data_from_js, to_js_object
+from jsconvert import request_data_from_js, to_js_object
+from settings import Settings
 
 _outbox = Outbox()
 _limiters: dict[int, RateLimiter] = {}   # by rate: a config change makes a new one
@@ -38,14 +39,16 @@ def is_events_request(request, bundle) -> bool:
     return bundle.events is not None and urlsplit(request.url).path == bundle.events.path
 
 
-async def events_response(request, env, ctx, bundle, keys, now_ms: float):
+async def events_response(request, headers: dict[str, str], config: Settings, ctx, bundle, now_ms: float):
     """202 (with the session cookie when an event changed it), or 4xx with {"error", "detail"}."""
-    context = RequestContext(request_data_from_js(request, now_ms))
+    context = RequestContext(request_data_from_js(request, "POST", headers, now_ms))
+    keys = config.session_keys
     now = now_ms / 1000.0
     try:
-        _check_origin(optional_str(request.headers.get("origin")), context.data.url)
+        _check_origin(headers.get("origin"), context.data.url)
         session = _visitor(context, bundle, keys)
-        batch = parse_batch(await _body(request, bundle.events.max_bytes), bundle.events)
+        batch = parse_batch(await _body(request, headers.get("content-length"), bundle.events.max_bytes),
+                            bundle.events)
         _check_rate(session.visitor_id, len(batch.events), bundle.events.rate_per_minute, now)
         page = _page(batch.page_token, session.visitor_id, keys, now)
         if page is not None:
@@ -56,7 +59,7 @@ async def events_response(request, env, ctx, bundle, keys, now_ms: float):
     for event in batch.events:
         session = bundle.signals.record(session, event, bundle.products)
     line = enrich(batch, session, page, received_at=now, batch_id=_random_id(12))
-    forwarded = _forward(json.dumps(line, separators=(",", ":")), env, ctx, now)
+    forwarded = _forward(json.dumps(line, separators=(",", ":")), config, ctx, now)
     console.log(log_line("events", accepted=len(batch.events), types=dict(Counter(e["type"] for e in batch.events)), page=page is not None,
                          forwarded=forwarded))
     # Only when an event changed the session: a beacon's views, exposures and clicks race the next
@@ -98,10 +101,9 @@ def _check_origin(origin: str | None, url: str) -> None:
         raise EventRejected(403, "cross_origin", "events are accepted from the site's own pages only")
 
 
-async def _body(request, limit: int) -> bytes:
+async def _body(request, length: str | None, limit: int) -> bytes:
     """The body, read no further than `limit` bytes: a chunked upload without a length could
     otherwise fill the isolate's memory (parse_batch refuses what is over the limit)."""
-    length = optional_str(request.headers.get("content-length"))
     if length is not None and length.isdigit():
         if int(length) > limit:
             raise EventRejected(413, "too_large", f"{length} bytes, at most {limit}")
@@ -141,9 +143,9 @@ def _page(token, visitor_id: str, keys, now: float):
         raise EventRejected(400, "page", f"page token: {exc}") from None
 
 
-def _forward(line: str, env, ctx, now: float) -> bool:
+def _forward(line: str, config: Settings, ctx, now: float) -> bool:
     """Queue the line for the sink; False when no sink is configured (logged once per isolate)."""
-    sink = optional_str(getattr(env, "EVENTS_SINK", None))
+    sink = config.events_sink
     if not sink:
         if "sink" not in _warned:
             _warned.add("sink")
@@ -155,7 +157,7 @@ def _forward(line: str, env, ctx, now: float) -> bool:
                                dropped_total=_outbox.dropped))
     if _outbox.start_drain(now):
         try:
-            run_in_background(ctx, _drain(sink, optional_str(getattr(env, "EVENTS_SINK_TOKEN", None))))
+            run_in_background(ctx, _drain(sink, config.events_sink_token))
         except Exception:
             _outbox.end_drain()
             raise

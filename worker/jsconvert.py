@@ -8,11 +8,10 @@ from pyodide.ffi import to_js
 
 from intentedge.context import RequestData
 
-# The only request headers core reads; fetching them one by one is cheaper than converting all.
-CONTEXT_HEADERS = ("user-agent", "referer", "accept-language", "save-data", "sec-gpc", "cookie")
 _CF_FIELDS = ("country", "region", "city", "timezone")
 _HOUR_MS = 3_600_000
 _DAY_MS = 24 * _HOUR_MS
+_from_entries = Object.fromEntries
 # timezone -> (UTC offset in ms, valid until): one Intl call per timezone and hour per isolate.
 _offsets: dict[str, tuple[float, float]] = {}
 
@@ -34,6 +33,12 @@ def optional_str(value) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def request_headers(request) -> dict[str, str]:
+    """All of the request's headers (lower-case names) in one conversion: the request path reads
+    a dozen of them, and each `get` would be calls across the JS boundary of its own."""
+    return _from_entries(request.headers).to_py()
+
+
 def headers_from_js(headers, names) -> dict[str, str]:
     """The named headers that are present, as a dict (one `get` each: cheaper than converting all)."""
     values = {}
@@ -44,11 +49,11 @@ def headers_from_js(headers, names) -> dict[str, str]:
     return values
 
 
-def request_data_from_js(request, now_ms: float) -> RequestData:
-    headers = headers_from_js(request.headers, CONTEXT_HEADERS)
+def request_data_from_js(request, method: str, headers: dict[str, str], now_ms: float) -> RequestData:
+    """What core needs of the request; `headers` from request_headers."""
     cf = cf_from_js(request.cf)
     hour, weekday = local_time(cf.get("timezone"), now_ms)
-    return RequestData(url=request.url, method=request.method, headers=headers, cf=cf, now=now_ms / 1000.0,
+    return RequestData(url=request.url, method=method, headers=headers, cf=cf, now=now_ms / 1000.0,
                        local_hour=hour, local_weekday=weekday)
 
 

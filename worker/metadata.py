@@ -15,19 +15,17 @@ from intentedge import log_line
 from intentedge.cache_policy import CacheStatus
 from intentedge.bundles import CompiledBundles, bundle_from_bytes, pointer_target
 from intentedge.config import DEFAULT_CONFIG_CACHE, DEFAULT_PROFILE_CACHE, Bundle
-from intentedge.keys import CONFIG_POINTER, KV_BINDING
+from intentedge.keys import CONFIG_POINTER
 from intentedge.metadata_cache import MetadataCache, State
 from intentedge.profile import Profile
 from intentedge.visitor import profile_from_bytes
 
 from background import run_in_background
 from jsconvert import bytes_from_buffer
+from settings import Settings
 
 # The shortest edge cache TTL KV accepts; our own cache in front of it decides freshness.
 KV_CACHE_TTL = 60
-# How long a request may wait for KV, counted from its start (the var KV_BUDGET_MS).
-DEFAULT_BUDGET_MS = 50.0
-MAX_BUDGET_MS = 10_000.0
 
 _compiled = CompiledBundles()
 _cache = MetadataCache()
@@ -49,9 +47,9 @@ class Budget:
     A read still running then completes in the background and fills the isolate's cache, so
     a later request gets it; this one is served with fallbacks."""
 
-    def __init__(self, env, started_ms: float):
-        self.ms = budget_ms(env)
-        self.deadline = started_ms + self.ms
+    def __init__(self, budget_ms: float, started_ms: float):
+        self.ms = budget_ms
+        self.deadline = started_ms + budget_ms
 
     async def wait(self, future, ctx, what: str):
         """The read's result; OverBudget if it is still running at the deadline."""
@@ -63,27 +61,6 @@ class Budget:
                 run_in_background(ctx, _settle(future, what))
                 raise OverBudget(f"{what} not read from KV within KV_BUDGET_MS={self.ms:g}") from None
         return future.result()
-
-
-def budget_ms(env) -> float:
-    """KV_BUDGET_MS in milliseconds (0 to 10,000); a value that is not a number means the default."""
-    raw = getattr(env, "KV_BUDGET_MS", None)
-    if raw is None:
-        return DEFAULT_BUDGET_MS
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not 0 <= value <= MAX_BUDGET_MS:
-        if raw not in _bad_budgets:
-            _bad_budgets.add(raw)
-            console.error(log_line("bad_var", name="KV_BUDGET_MS", value=str(raw)[:40],
-                                   reason=f"not a number of milliseconds from 0 to {MAX_BUDGET_MS:g}"))
-        return DEFAULT_BUDGET_MS
-    return value
-
-
-_bad_budgets: set = set()
 
 
 async def _settle(future, what: str) -> None:
@@ -102,15 +79,15 @@ class Timing:
         self.ms = 0.0
 
 
-async def read_bundle(env, ctx, timing: Timing) -> Bundle:
+async def read_bundle(settings: Settings, ctx, timing: Timing) -> Bundle:
     """The current bundle; raises when there is none or it cannot be read (the caller fails open)."""
     started = Date.now()
-    key, timing.state = await _cached(env, ctx, CONFIG_POINTER, pointer_target, "config")
+    key, timing.state = await _cached(settings, ctx, CONFIG_POINTER, pointer_target, "config")
     if key is None:
         raise MissingConfig(f"no {CONFIG_POINTER} key in KV: publish a config first")
     bundle = _compiled.get(key)
     if bundle is None:
-        data = await _read(env, key)
+        data = await _read(settings, key)
         if data is None:
             raise MissingConfig(f"{CONFIG_POINTER} names {key}, which is not in KV")
         bundle = bundle_from_bytes(data, source=key)
@@ -125,12 +102,12 @@ async def read_bundle(env, ctx, timing: Timing) -> Bundle:
     return bundle
 
 
-def fresh_bundle(env, timing: Timing) -> Bundle | None:
+def fresh_bundle(settings: Settings, timing: Timing, now: float) -> Bundle | None:
     """The current bundle when the isolate's cache holds it fresh, else None (then read_bundle):
     the warm path, with no KV read and no task to schedule."""
-    if not caching_enabled(env):
+    if not settings.caching:
         return None
-    key = _cache.lookup(CONFIG_POINTER, Date.now() / 1000)
+    key = _cache.lookup(CONFIG_POINTER, now)
     bundle = _compiled.get(key.value) if key.state is State.FRESH else None
     if bundle is not None:
         _remember(bundle)   # as read_bundle does: the pointer may have moved
@@ -138,18 +115,18 @@ def fresh_bundle(env, timing: Timing) -> Bundle | None:
     return bundle
 
 
-def fresh_profile(env, key: str) -> tuple[bool, Profile | None]:
+def fresh_profile(settings: Settings, key: str, now: float) -> tuple[bool, Profile | None]:
     """(True, the profile or None for a known absence) when the isolate's cache holds it fresh."""
-    if not caching_enabled(env):
+    if not settings.caching:
         return False, None
-    hit = _cache.lookup(key, Date.now() / 1000)
+    hit = _cache.lookup(key, now)
     return (True, hit.value) if hit.state is State.FRESH else (False, None)
 
 
-async def read_profile(env, ctx, key: str) -> Profile | None:
+async def read_profile(settings: Settings, ctx, key: str) -> Profile | None:
     """The visitor's profile, or None when there is none or it cannot be read (logged)."""
     try:
-        profile, _ = await _cached(env, ctx, key, profile_from_bytes, "profile")
+        profile, _ = await _cached(settings, ctx, key, profile_from_bytes, "profile")
         return profile
     except Exception as exc:
         console.error(log_line("profile_unusable", reason=type(exc).__name__, detail=str(exc)))
@@ -171,21 +148,10 @@ def known_login_cookie() -> str | None:
     return _newest["login_cookie"]
 
 
-def caching_enabled(env) -> bool:
-    """The var CACHE = "off" turns both caches off (for benchmarks, or to rule them out)."""
-    return getattr(env, "CACHE", None) != "off"
-
-
-def page_caching_enabled(env) -> bool:
-    """PAGE_CACHE = "off" turns the base-page cache off and keeps the metadata cache: for an origin
-    that is fast, or already cached by Cloudflare in front of it."""
-    return caching_enabled(env) and getattr(env, "PAGE_CACHE", None) != "off"
-
-
-async def _cached(env, ctx, key: str, decode, kind: str):
+async def _cached(settings: Settings, ctx, key: str, decode, kind: str):
     """(value or None for a missing key, how it was found: HIT, STALE, MISS, ERROR or BYPASS)."""
-    if not caching_enabled(env):
-        data = await _read(env, key)
+    if not settings.caching:
+        data = await _read(settings, key)
         return (decode(data) if data is not None else None), CacheStatus.BYPASS
     now = Date.now() / 1000
     hit = _cache.lookup(key, now)
@@ -193,10 +159,10 @@ async def _cached(env, ctx, key: str, decode, kind: str):
         return hit.value, CacheStatus.HIT
     if hit.state is State.STALE:
         if _cache.begin_refresh(key, now):
-            run_in_background(ctx, _refresh(env, key, decode, kind))
+            run_in_background(ctx, _refresh(settings, key, decode, kind))
         return hit.value, CacheStatus.STALE
     try:
-        return _store(key, await _read(env, key), decode, kind), CacheStatus.MISS
+        return _store(key, await _read(settings, key), decode, kind), CacheStatus.MISS
     except Exception as exc:
         fallback = _cache.failed(key, Date.now() / 1000)
         if fallback.state is State.MISS:
@@ -205,9 +171,9 @@ async def _cached(env, ctx, key: str, decode, kind: str):
         return fallback.value, CacheStatus.ERROR
 
 
-async def _refresh(env, key: str, decode, kind: str) -> None:
+async def _refresh(settings: Settings, key: str, decode, kind: str) -> None:
     try:
-        _store(key, await _read(env, key), decode, kind)
+        _store(key, await _read(settings, key), decode, kind)
     except Exception as exc:
         _cache.failed(key, Date.now() / 1000)
         console.error(log_line("kv_refresh_failed", key=_loggable(key), reason=type(exc).__name__, detail=str(exc)))
@@ -226,8 +192,8 @@ def _store(key: str, data: bytes | None, decode, kind: str):
     return value
 
 
-async def _read(env, key: str) -> bytes | None:
-    return bytes_from_buffer(await getattr(env, KV_BINDING).get(key, type="arrayBuffer", cacheTtl=KV_CACHE_TTL))
+async def _read(settings: Settings, key: str) -> bytes | None:
+    return bytes_from_buffer(await settings.kv.get(key, type="arrayBuffer", cacheTtl=KV_CACHE_TTL))
 
 
 def _loggable(key: str) -> str:

@@ -20,9 +20,9 @@ _AS_HTML = to_js_object({"html": True})
 _AS_TEXT = to_js_object({"html": False})
 
 
-def personalize(response, choices: list[Choice], appendix: str | None = None):
-    """The origin response with each chosen fragment injected into its slot's elements, and
-    `appendix` (the beacon's script) at the end of the document.
+def personalize(response, content_type: str | None, choices: list[Choice], appendix: str | None = None):
+    """The origin response (`content_type` its header) with each chosen fragment injected into its
+    slot's elements, and `appendix` (the beacon's script) at the end of the document.
 
     The runtime cannot collect proxies on its own (no FinalizationRegistry), so every proxy
     made here is destroyed when the document ends. HTMLRewriter gets plain JS objects whose
@@ -35,7 +35,7 @@ def personalize(response, choices: list[Choice], appendix: str | None = None):
     slots = [_SlotHandler(choice, page) for choice in choices]
     # Only non-ASCII content depends on the page's charset: for ASCII (the usual fragment, and the
     # beacon) no <meta> needs reading.
-    page.ascii_only = (header_charset(optional_str(response.headers.get("content-type"))) is None
+    page.ascii_only = (header_charset(content_type) is None
                        and not all(slot.content.isascii() for slot in slots))
     if page.ascii_only:
         meta = create_proxy(page.meta)
