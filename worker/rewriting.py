@@ -1,6 +1,6 @@
 """Turning the decision's choices into a streaming HTMLRewriter over the origin response."""
 
-from js import HTMLRewriter, console
+from js import Array, HTMLRewriter, console
 from pyodide.ffi import create_once_callable, create_proxy
 
 from intentedge import log_line
@@ -18,6 +18,7 @@ _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "
 # object per call.
 _AS_HTML = to_js_object({"html": True})
 _AS_TEXT = to_js_object({"html": False})
+_array_from = Array.from_   # Array.from (a Python keyword)
 
 
 def personalize(response, content_type: str | None, choices: list[Choice], appendix: str | None = None):
@@ -104,7 +105,7 @@ class _SlotHandler:
                 if tag not in _VOID:
                     # One piece: setAttribute makes the rewriter write the start tag back piece by
                     # piece, a socket write each (14 writes a page instead of 5 for two slots here).
-                    own = [(name, value) for name, value in element.attributes]
+                    own = _array_from(element.attributes).to_py()   # one conversion, not one per attribute
                     element.replace(self.choice.slot_element(tag, own), _AS_HTML)
                     return
             if self.choice.marks_slot:
