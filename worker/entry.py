@@ -19,7 +19,7 @@ from intentedge.preview import TOKEN_PARAM, TRACE_HEADER, requested_preview, tra
 from intentedge.session import cookie_value, dump, expired_cookie_header, set_cookie_header
 from intentedge.visitor import logged_in, page_view, profile_key, returning_session
 
-from jsconvert import optional_str, request_data_from_js, request_headers, to_js_object
+from jsconvert import all_headers, optional_str, request_data_from_js, to_js_object
 from events import beacon_html, events_response, is_events_request
 from metadata import (Budget, OverBudget, Timing, fresh_bundle, fresh_profile, known_events_path,
                       known_login_cookie, read_bundle, read_profile)
@@ -36,7 +36,7 @@ _MANUAL_REDIRECTS = to_js_object({"redirect": "manual"})
 async def on_fetch(request, env, ctx):
     config = settings(env)
     method = request.method
-    headers = request_headers(request)
+    headers = all_headers(request.headers)
     if method == "POST":
         handled = await _events(request, headers, config, ctx)
         if handled is not None:

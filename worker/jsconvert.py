@@ -33,10 +33,11 @@ def optional_str(value) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def request_headers(request) -> dict[str, str]:
-    """All of the request's headers (lower-case names) in one conversion: the request path reads
-    a dozen of them, and each `get` would be calls across the JS boundary of its own."""
-    return _from_entries(request.headers).to_py()
+def all_headers(headers) -> dict[str, str]:
+    """All of a Headers object's headers (lower-case names) in one conversion: a request reads a
+    dozen of them, and each `get` would be calls across the JS boundary of its own. Not for a
+    response's Set-Cookie (several headers, one entry)."""
+    return _from_entries(headers).to_py()
 
 
 def headers_from_js(headers, names) -> dict[str, str]:

@@ -15,7 +15,7 @@ from intentedge.cache_policy import (STORED_HEADER, CacheStatus, PageState, page
                                      stored_policy, usable_on_error)
 
 from background import run_in_background
-from jsconvert import headers_from_js, optional_str, to_js_object
+from jsconvert import all_headers, headers_from_js, optional_str, to_js_object
 
 # The origin's own Cache-Control, kept on the stored copy (whose Cache-Control is ours).
 ORIGIN_CACHE_CONTROL = "x-intentedge-origin-cache-control"
@@ -39,8 +39,9 @@ async def cached_page(key: str, fetch_origin, upstream_url: str, ctx) -> PageRes
     stored is fetched anonymously from `upstream_url` (fills and revalidations).
     """
     started = Date.now()
-    stored = await caches.default.match(Request.new(key))
-    found = stored_policy(headers_from_js(stored.headers, (STORED_HEADER, "etag", "last-modified"))) if stored is not None else None
+    stored = await caches.default.match(key)
+    stored_headers = all_headers(stored.headers) if stored is not None else {}
+    found = stored_policy(stored_headers) if stored is not None else None
     if found is None:
         response = await fetch_origin()
         _fill_later(key, response, upstream_url, ctx)
@@ -49,16 +50,18 @@ async def cached_page(key: str, fetch_origin, upstream_url: str, ctx) -> PageRes
     now = Date.now() / 1000
     state = page_state(stored_at, policy, now)
     if state is PageState.FRESH:
-        return PageResult(_as_served(stored), CacheStatus.HIT, Date.now() - started)
+        return PageResult(_as_served(stored, stored_headers), CacheStatus.HIT, Date.now() - started)
     if state is PageState.STALE:
         if key not in _revalidating:
             _revalidating.add(key)
             run_in_background(ctx, _revalidate_later(key, policy, upstream_url))
-        return PageResult(_as_served(stored), CacheStatus.STALE, Date.now() - started)
-    return await _revalidate_now(key, stored, stored_at, policy, fetch_origin, upstream_url, ctx, started)
+        return PageResult(_as_served(stored, stored_headers), CacheStatus.STALE, Date.now() - started)
+    return await _revalidate_now(key, stored, stored_headers, stored_at, policy, fetch_origin, upstream_url, ctx,
+                                 started)
 
 
-async def _revalidate_now(key, stored, stored_at, policy, fetch_origin, upstream_url, ctx, started) -> PageResult:
+async def _revalidate_now(key, stored, stored_headers, stored_at, policy, fetch_origin, upstream_url, ctx,
+                          started) -> PageResult:
     """Past the stale window: ask the origin (conditionally when it can), before answering."""
     try:
         if policy.validators.etag or policy.validators.last_modified:
@@ -70,9 +73,9 @@ async def _revalidate_now(key, stored, stored_at, policy, fetch_origin, upstream
         console.error(log_line("origin_unreachable", key=key, error=repr(exc)))
     if response is not None and response.status == 304:
         _in_background(ctx, _settled(_restore(key, stored.clone(), policy, response)))
-        return PageResult(_as_served(stored), CacheStatus.REVALIDATED, Date.now() - started)
+        return PageResult(_as_served(stored, stored_headers), CacheStatus.REVALIDATED, Date.now() - started)
     if (response is None or response.status >= 500) and usable_on_error(stored_at, policy, Date.now() / 1000):
-        return PageResult(_as_served(stored), CacheStatus.ERROR, Date.now() - started)
+        return PageResult(_as_served(stored, stored_headers), CacheStatus.ERROR, Date.now() - started)
     if response is None:
         response = await fetch_origin()   # the visitor's own request: the origin's answer, or a 502 page
     else:
@@ -203,16 +206,17 @@ async def _plain_fetch(url: str, headers: dict | None = None):
     return await fetch(url, headers=to_js_object(headers or {}), redirect="manual")
 
 
-def _as_served(stored):
+def _as_served(stored, stored_headers: dict[str, str]):
     """A stored copy as the origin sent it: its own Cache-Control back, our bookkeeping gone."""
     served = Response.new(stored.body, stored)
-    origin_cache_control = optional_str(stored.headers.get(ORIGIN_CACHE_CONTROL))
-    served.headers.delete(ORIGIN_CACHE_CONTROL)
-    served.headers.delete(STORED_HEADER)
+    headers = served.headers
+    origin_cache_control = stored_headers.get(ORIGIN_CACHE_CONTROL)
+    headers.delete(ORIGIN_CACHE_CONTROL)
+    headers.delete(STORED_HEADER)
     if origin_cache_control:
-        served.headers.set("cache-control", origin_cache_control)
+        headers.set("cache-control", origin_cache_control)
     else:
-        served.headers.delete("cache-control")
+        headers.delete("cache-control")
     return served
 
 
