@@ -19,13 +19,14 @@ OUT = ROOT / "build" / "worker"
 MSGPACK_MODULES = ("__init__.py", "exceptions.py", "ext.py", "fallback.py")
 
 
-def build(out: Path = OUT) -> Path:
+def build(out: Path = OUT, source: Path = ROOT) -> Path:
+    """Stage `source`'s worker/ and core/ (another checkout's, for bench/ab.py) in `out`."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    for module in sorted((ROOT / "worker").glob("*.py")):
+    for module in sorted((source / "worker").glob("*.py")):
         shutil.copy2(module, out / module.name)
-    shutil.copytree(ROOT / "core", out / "intentedge", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(source / "core", out / "intentedge", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     msgpack_dir = Path(msgpack.__file__).parent
     (out / "msgpack").mkdir()
     for name in MSGPACK_MODULES:
