@@ -1,6 +1,7 @@
 """Benchmark: this tree's Worker against another commit's, in workerd CPU time per request.
 
-    .venv/bin/python bench/ab.py [--base HEAD] [--page 10k] [--rounds 8] [--seconds 4] [--page-cache]
+    .venv/bin/python bench/ab.py [--base HEAD] [--tree COMMIT] [--page 10k] [--rounds 8] [--seconds 4]
+                                 [--page-cache]
 
 On a shared 2-core machine, requests/s moves by 10 % and more between runs of the same build, so
 a change worth 5 % cannot be seen in `make bench`. Here both builds serve the bench visitor
@@ -30,7 +31,8 @@ from compare import PAGES, Launcher, Nginx, Running, Subject, get, launch
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--base", default="HEAD", help="the commit to compare the working tree with")
+    parser.add_argument("--base", default="HEAD", help="the commit to compare with")
+    parser.add_argument("--tree", help="a commit to measure instead of the working tree")
     parser.add_argument("--page", default="10k", choices=list(PAGES))
     parser.add_argument("--rounds", type=int, default=8, help="rounds per session (two sessions)")
     parser.add_argument("--seconds", type=int, default=4)
@@ -38,8 +40,9 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="intentedge-ab-"))
     tmp.chmod(0o755)
-    builds = {"base": _staged_commit(args.base, tmp), "tree": build(tmp / "tree")}
-    print(f"base: {args.base}; tree: the working tree")
+    builds = {"base": _staged_commit(args.base, tmp / "base"),
+              "tree": _staged_commit(args.tree, tmp / "tree") if args.tree else build(tmp / "tree")}
+    print(f"base: {args.base}; tree: {args.tree or 'the working tree'}")
     nginx = Nginx(tmp / "nginx", {name: origin_page(size) for name, size in PAGES.items()})
     launcher = Launcher(tmp, nginx.url)
     wrk = ensure_debian("wrk")
@@ -62,12 +65,13 @@ def main() -> None:
           f"(quartiles {', '.join(f'{q:.3f}' for q in statistics.quantiles(ratios, n=4))})")
 
 
-def _staged_commit(commit: str, tmp: Path) -> Path:
-    source = tmp / "base-source"
+def _staged_commit(commit: str, out: Path) -> Path:
+    """`commit`'s Worker, staged in `out`."""
+    source = out.with_name(out.name + "-source")
     source.mkdir()
     archive = subprocess.run(["git", "archive", commit, "worker", "core"], cwd=ROOT, capture_output=True, check=True)
     subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
-    return build(tmp / "base", source=source)
+    return build(out, source=source)
 
 
 def _session(launcher: Launcher, wrk: str, builds: dict[str, Path], args) -> dict[str, list[float]]:
