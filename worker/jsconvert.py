@@ -41,7 +41,7 @@ def all_headers(headers) -> dict[str, str]:
 
 
 def headers_from_js(headers, names) -> dict[str, str]:
-    """The named headers that are present, as a dict (one `get` each: cheaper than converting all)."""
+    """The named headers that are present, as a dict (one `get` each, for a few of a response's)."""
     values = {}
     for name in names:
         value = optional_str(headers.get(name))
