@@ -15,6 +15,7 @@
 // Benchmarks also run JavaScript reference Workers: {"script": "path/to/worker.mjs"} (one ES module,
 // e.g. an esbuild bundle) instead of root/entry, more KV namespaces with {"kvNamespaces": {"BINDING":
 // "id"}}, and values written into them before `ready` with {"kvSeed": {"BINDING": {"key": "value"}}}.
+// Tests start the Worker without its INTENT_KV binding with {"withoutKv": true}.
 import { createRequire } from "node:module";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -67,7 +68,10 @@ const mf = new Miniflare({
   ...worker,
   compatibilityDate: options.compatibilityDate ?? "2024-07-25",
   compatibilityFlags: options.compatibilityFlags ?? (script ? [] : ["python_workers"]),
-  kvNamespaces: { INTENT_KV: options.namespaceId ?? "intentedge-local", ...(options.kvNamespaces ?? {}) },
+  kvNamespaces: {
+    ...(options.withoutKv ? {} : { INTENT_KV: options.namespaceId ?? "intentedge-local" }),
+    ...(options.kvNamespaces ?? {}),
+  },
   kvPersist: options.kvPersist,            // DIR/v3/kv, as wrangler 3.68 opens `--persist-to DIR`
   cache: true,                             // caches.default, in memory (per instance)
   cachePersist: options.cachePersist ?? false,

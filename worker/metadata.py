@@ -15,7 +15,7 @@ from intentedge import log_line
 from intentedge.cache_policy import CacheStatus
 from intentedge.bundles import CompiledBundles, bundle_from_bytes, pointer_target
 from intentedge.config import DEFAULT_CONFIG_CACHE, DEFAULT_PROFILE_CACHE, Bundle
-from intentedge.keys import CONFIG_POINTER
+from intentedge.keys import CONFIG_POINTER, KV_BINDING
 from intentedge.metadata_cache import MetadataCache, State
 from intentedge.profile import Profile
 from intentedge.visitor import profile_from_bytes
@@ -35,7 +35,7 @@ _newest: dict = {"login_cookie": None, "events_path": None, "read": False}
 
 
 class MissingConfig(Exception):
-    """Nothing is published yet: no pointer key in KV."""
+    """No config to read: nothing is published yet (no pointer key in KV), or no KV binding."""
 
 
 class OverBudget(Exception):
@@ -193,6 +193,8 @@ def _store(key: str, data: bytes | None, decode, kind: str):
 
 
 async def _read(settings: Settings, key: str) -> bytes | None:
+    if settings.kv is None:
+        raise MissingConfig(f"the Worker has no {KV_BINDING} binding: add it to wrangler.toml's kv_namespaces")
     return bytes_from_buffer(await settings.kv.get(key, type="arrayBuffer", cacheTtl=KV_CACHE_TTL))
 
 

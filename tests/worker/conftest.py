@@ -137,12 +137,13 @@ def staged_worker(tmp_path_factory) -> Path:
 
 
 def run_worker(staged: Path, tmp_path_factory, *, bindings: dict[str, str], kv_dir: Path,
-               entry: str = "entry.py"):
-    """Start the staged Worker under miniflare; yields a Worker, stops it afterwards."""
+               entry: str = "entry.py", extra: dict | None = None):
+    """Start the staged Worker under miniflare (`extra`: run_worker.mjs options); yields a Worker,
+    stops it afterwards."""
     log_path = tmp_path_factory.mktemp("logs") / "worker.log"
     try:
         server, url = start_miniflare(ROOT, staged, log_path=log_path, bindings=bindings, kv_persist=kv_dir,
-                                      entry=entry)
+                                      entry=entry, extra=extra)
     except ServerError as exc:
         pytest.fail(str(exc), pytrace=False)
     try:
