@@ -1,7 +1,7 @@
 """Benchmark: this tree's Worker against another commit's, in workerd CPU time per request.
 
     .venv/bin/python bench/ab.py [--base HEAD] [--tree COMMIT] [--page 10k] [--rounds 8] [--seconds 4]
-                                 [--page-cache]
+                                 [--ttfb 100] [--page-cache] [--origin-delay-ms 0]
 
 On a shared 2-core machine, requests/s moves by 10 % and more between runs of the same build, so
 a change worth 5 % cannot be seen in `make bench`. Here both builds serve the bench visitor
@@ -10,7 +10,10 @@ same time, so whatever else the machine does slows both alike, and what is compa
 time workerd spent per request (psutil, user + system), not requests/s. The builds run twice,
 started in both orders: the first-started workerd measured a few % slower than an identical
 second one. Prints each build's median CPU per request and the ratio tree / base of each round
-(both builds measured over the same seconds), with its median and quartiles. No assertions.
+(both builds measured over the same seconds), with its median and quartiles, then each build's
+time to first byte without load (sequential requests, the builds in turn). `--origin-delay-ms`
+puts a slow Python origin (bench/edge_cache.py's) in place of nginx, for latency: use it with
+`--rounds 0`. No assertions.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from intentedge.jobs.build_worker import build
 
 from common import ROOT, ensure_debian, origin_page
 from compare import PAGES, Launcher, Nginx, Running, Subject, get, launch
+from edge_cache import Origin
 
 
 def main() -> None:
@@ -37,32 +41,46 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8, help="rounds per session (two sessions)")
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--page-cache", action="store_true", help="keep the base-page cache on")
+    parser.add_argument("--ttfb", type=int, default=100, help="sequential requests per build and session, unloaded")
+    parser.add_argument("--origin-delay-ms", type=float, default=0.0,
+                        help="a Python origin that waits this long before each answer, instead of nginx")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="intentedge-ab-"))
     tmp.chmod(0o755)
     builds = {"base": _staged_commit(args.base, tmp / "base"),
               "tree": _staged_commit(args.tree, tmp / "tree") if args.tree else build(tmp / "tree")}
     print(f"base: {args.base}; tree: {args.tree or 'the working tree'}")
-    nginx = Nginx(tmp / "nginx", {name: origin_page(size) for name, size in PAGES.items()})
-    launcher = Launcher(tmp, nginx.url)
+    if args.origin_delay_ms:   # a distant origin: same page for every path
+        origin = Origin(origin_page(PAGES[args.page]), args.origin_delay_ms / 1000).start()
+        origin_url, stop_origin = origin.url, origin.server.shutdown
+    else:
+        nginx = Nginx(tmp / "nginx", {name: origin_page(size) for name, size in PAGES.items()})
+        origin_url, stop_origin = nginx.url, nginx.server.stop
+    launcher = Launcher(tmp, origin_url)
     wrk = ensure_debian("wrk")
     cpu: dict[str, list[float]] = {name: [] for name in builds}
+    first_bytes: dict[str, list[float]] = {name: [] for name in builds}
     ratios: list[float] = []   # tree / base within each round: both saw the same machine
     try:
         for order in (["base", "tree"], ["tree", "base"]):
-            session = _session(launcher, wrk, {name: builds[name] for name in order}, args)
+            session, ttfb = _session(launcher, wrk, {name: builds[name] for name in order}, args)
+            for name, values in ttfb.items():
+                first_bytes[name] += values
             paired = [tree / base for base, tree in zip(session["base"], session["tree"])]
-            print(f"{order[0]} started first: tree / base per round "
-                  f"{', '.join(f'{r:.3f}' for r in paired)}; median {statistics.median(paired):.3f}")
             ratios += paired
             for name, values in session.items():
                 cpu[name] += values
+            if paired:
+                print(f"{order[0]} started first: tree / base per round "
+                      f"{', '.join(f'{r:.3f}' for r in paired)}; median {statistics.median(paired):.3f}")
     finally:
-        nginx.server.stop()
-    for name, values in cpu.items():
-        print(f"{name}: median {statistics.median(values):,.0f} us of workerd CPU per request")
-    print(f"tree / base, median of {len(ratios)} paired rounds: {statistics.median(ratios):.3f} "
-          f"(quartiles {', '.join(f'{q:.3f}' for q in statistics.quantiles(ratios, n=4))})")
+        stop_origin()
+    for name in builds:
+        load = f"median {statistics.median(cpu[name]):,.0f} us of workerd CPU per request; " if cpu[name] else ""
+        print(f"{name}: {load}unloaded, time to first byte p50 {statistics.median(first_bytes[name]):.2f} ms")
+    if len(ratios) > 1:
+        print(f"tree / base, median of {len(ratios)} paired rounds: {statistics.median(ratios):.3f} "
+              f"(quartiles {', '.join(f'{q:.3f}' for q in statistics.quantiles(ratios, n=4))})")
 
 
 def _staged_commit(commit: str, out: Path) -> Path:
@@ -74,8 +92,9 @@ def _staged_commit(commit: str, out: Path) -> Path:
     return build(out, source=source)
 
 
-def _session(launcher: Launcher, wrk: str, builds: dict[str, Path], args) -> dict[str, list[float]]:
-    """Start each build, then `rounds` rounds of wrk on all of them at once."""
+def _session(launcher: Launcher, wrk: str, builds: dict[str, Path], args):
+    """Start each build, then `rounds` rounds of wrk on all of them at once, then `ttfb` sequential
+    requests to each in turn: (CPU microseconds per request, ms to the response headers)."""
     running: dict[str, Running] = {}
     try:
         for name, root in builds.items():
@@ -85,12 +104,20 @@ def _session(launcher: Launcher, wrk: str, builds: dict[str, Path], args) -> dic
             status, _, body, _, _ = get(f"{running[name].url}/{args.page}/", running[name].headers)
             if status != 200 or b"data-pz-rule" not in body:
                 raise SystemExit(f"{name}: did not personalize the page (status {status})")
-        _load(wrk, running, args.page, 2)   # warm-up
+        for _ in range(20):   # warm-up, for the unloaded probe too
+            for subject in running.values():
+                get(f"{subject.url}/{args.page}/", subject.headers)
+        if args.rounds:
+            _load(wrk, running, args.page, 2)
         cpu: dict[str, list[float]] = {name: [] for name in builds}
         for _ in range(args.rounds):
             for name, value in _load(wrk, running, args.page, args.seconds).items():
                 cpu[name].append(value)
-        return cpu
+        ttfb: dict[str, list[float]] = {name: [] for name in builds}
+        for _ in range(args.ttfb):
+            for name, subject in running.items():
+                ttfb[name].append(get(f"{subject.url}/{args.page}/", subject.headers)[3])
+        return cpu, ttfb
     finally:
         for subject in running.values():
             subject.server.stop()
