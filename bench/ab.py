@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -50,12 +51,7 @@ def main() -> None:
     builds = {"base": _staged_commit(args.base, tmp / "base"),
               "tree": _staged_commit(args.tree, tmp / "tree") if args.tree else build(tmp / "tree")}
     print(f"base: {args.base}; tree: {args.tree or 'the working tree'}")
-    if args.origin_delay_ms:   # a distant origin: same page for every path
-        origin = Origin(origin_page(PAGES[args.page]), args.origin_delay_ms / 1000).start()
-        origin_url, stop_origin = origin.url, origin.server.shutdown
-    else:
-        nginx = Nginx(tmp / "nginx", {name: origin_page(size) for name, size in PAGES.items()})
-        origin_url, stop_origin = nginx.url, nginx.server.stop
+    origin_url, stop_origin = _start_origin(args, tmp)
     launcher = Launcher(tmp, origin_url)
     wrk = ensure_debian("wrk")
     cpu: dict[str, list[float]] = {name: [] for name in builds}
@@ -64,19 +60,32 @@ def main() -> None:
     try:
         for order in (["base", "tree"], ["tree", "base"]):
             session, ttfb = _session(launcher, wrk, {name: builds[name] for name in order}, args)
-            for name, values in ttfb.items():
-                first_bytes[name] += values
             paired = [tree / base for base, tree in zip(session["base"], session["tree"])]
             ratios += paired
-            for name, values in session.items():
-                cpu[name] += values
+            for name in builds:
+                cpu[name] += session[name]
+                first_bytes[name] += ttfb[name]
             if paired:
                 print(f"{order[0]} started first: tree / base per round "
                       f"{', '.join(f'{r:.3f}' for r in paired)}; median {statistics.median(paired):.3f}")
     finally:
         stop_origin()
-    for name in builds:
-        load = f"median {statistics.median(cpu[name]):,.0f} us of workerd CPU per request; " if cpu[name] else ""
+        shutil.rmtree(tmp, ignore_errors=True)
+    _summary(cpu, first_bytes, ratios)
+
+
+def _start_origin(args, tmp: Path):
+    """(URL, stop): nginx with every page, or a slow Python origin (the same page on every path)."""
+    if args.origin_delay_ms:
+        origin = Origin(origin_page(PAGES[args.page]), args.origin_delay_ms / 1000).start()
+        return origin.url, origin.server.shutdown
+    nginx = Nginx(tmp / "nginx", {name: origin_page(size) for name, size in PAGES.items()})
+    return nginx.url, nginx.server.stop
+
+
+def _summary(cpu: dict[str, list[float]], first_bytes: dict[str, list[float]], ratios: list[float]) -> None:
+    for name, values in cpu.items():
+        load = f"median {statistics.median(values):,.0f} us of workerd CPU per request; " if values else ""
         print(f"{name}: {load}unloaded, time to first byte p50 {statistics.median(first_bytes[name]):.2f} ms")
     if len(ratios) > 1:
         print(f"tree / base, median of {len(ratios)} paired rounds: {statistics.median(ratios):.3f} "

@@ -41,7 +41,7 @@ def all_headers(headers) -> dict[str, str]:
 
 
 def headers_from_js(headers, names) -> dict[str, str]:
-    """The named headers that are present, as a dict (one `get` each, for a few of a response's)."""
+    """The named headers that are present, as a dict (one `get` each: for a few of a response's headers)."""
     values = {}
     for name in names:
         value = optional_str(headers.get(name))
@@ -51,7 +51,7 @@ def headers_from_js(headers, names) -> dict[str, str]:
 
 
 def request_data_from_js(request, method: str, headers: dict[str, str], now_ms: float) -> RequestData:
-    """What core needs of the request; `headers` from request_headers."""
+    """What core needs of the request; `headers` from all_headers."""
     cf = cf_from_js(request.cf)
     hour, weekday = local_time(cf.get("timezone"), now_ms)
     return RequestData(url=request.url, method=method, headers=headers, cf=cf, now=now_ms / 1000.0,
