@@ -57,6 +57,7 @@ def main() -> None:
     cpu: dict[str, list[float]] = {name: [] for name in builds}
     first_bytes: dict[str, list[float]] = {name: [] for name in builds}
     ratios: list[float] = []   # tree / base within each round: both saw the same machine
+    finished = False
     try:
         for order in (["base", "tree"], ["tree", "base"]):
             session, ttfb = _session(launcher, wrk, {name: builds[name] for name in order}, args)
@@ -68,9 +69,13 @@ def main() -> None:
             if paired:
                 print(f"{order[0]} started first: tree / base per round "
                       f"{', '.join(f'{r:.3f}' for r in paired)}; median {statistics.median(paired):.3f}")
+        finished = True
     finally:
         stop_origin()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if finished:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:   # the logs a failure message points to
+            print(f"kept {tmp} (staged builds, logs)", file=sys.stderr)
     _summary(cpu, first_bytes, ratios)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from .config import Bundle
 from .context import RequestContext
 from .fragments import ContentType, Fragment, MissingParameter, Operation
+from .markup import VOID_ELEMENTS
 from .preview import Preview
 from .profile import UNKNOWN_PROFILE_ATTRIBUTES, Profile
 from .rules import Evaluation, Outcome
@@ -57,16 +58,22 @@ class Choice:
         markers = {"data-pz-slot": self.slot, **self.markers}   # no slot element carries its name here
         return f'<div{_attributes(markers)} style="display:contents">{self._html_body()}</div>', True
 
-    def slot_element(self, tag: str, attributes) -> str:
-        """The slot element whole, for an inner fragment: its own `attributes` ((name, raw value) pairs
-        as the page has them, entities undecoded), the markers, the content and the end tag. Each raw
-        value goes back in a quote it cannot contain (a double-quoted value holds no `"`, a
-        single-quoted one no `'`), so it reads as before."""
-        own = "".join(_raw_attribute(name, value) for name, value in attributes)
-        return f"<{tag}{own}{_attributes(self.markers)}>{self._html_body()}</{tag}>"
+    def inner_parts(self) -> tuple[str, str]:
+        """(markers, body) as an inner fragment's slot element gets them (see slot_element)."""
+        return _attributes(self.markers), self._html_body()
 
     def _html_body(self) -> str:
         return self.content if self.fragment.is_html else html.escape(self.content, quote=False)
+
+
+def slot_element(tag: str, attributes, markers: str, body: str) -> str:
+    """An inner fragment's slot element whole, from Choice.inner_parts: its own `attributes` ((name,
+    raw value) pairs as the page has them, entities undecoded), the markers, the body and the end
+    tag. Each raw value goes back in a quote it cannot contain (a double-quoted value holds no `"`, a
+    single-quoted one no `'`), so it reads as before. A void element (no content, no end tag) is
+    only its start tag with the markers."""
+    start = f"<{tag}{''.join(_raw_attribute(name, value) for name, value in attributes)}{markers}>"
+    return start if tag in VOID_ELEMENTS else f"{start}{body}</{tag}>"
 
 
 def _raw_attribute(name: str, value: str) -> str:

@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 
 from .fragments import Param, Template
 
-_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+VOID_ELEMENTS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
                    "source", "track", "wbr"})
 # Elements whose end tag HTML lets the parser imply.
 _OPTIONAL_END = frozenset({"p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead", "tbody",
@@ -53,14 +53,14 @@ class _Checker(HTMLParser):
             self.problems.append("a parameter names an element")
         elif tag in _PAGE_LEVEL:
             self.problems.append(f"<{tag}> belongs to the page, not to a fragment")
-        elif tag not in _VOID:
+        elif tag not in VOID_ELEMENTS:
             self.open.append(tag)
 
     def handle_startendtag(self, tag: str, attrs: list) -> None:
         self._check_attributes(tag, attrs, self.get_starttag_text() or "")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _VOID:
+        if tag in VOID_ELEMENTS:
             return
         while self.open and self.open[-1] != tag and self.open[-1] in _OPTIONAL_END:
             self.open.pop()

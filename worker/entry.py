@@ -24,6 +24,7 @@ from events import beacon_html, events_response, is_events_request
 from metadata import (Budget, OverBudget, Timing, fresh_bundle, fresh_profile, known_events_path,
                       known_login_cookie, read_bundle, read_profile)
 from pagecache import PageResult, cached_page
+import isolate_handlers
 from rewriting import personalize
 from settings import Settings, settings
 
@@ -94,6 +95,8 @@ async def _get(request, method: str, headers: dict[str, str], config: Settings, 
         beacon = (beacon_html(bundle, decision, keys, context.path, data.now)
                   if preview is None and _is_document(headers) else None)
         decision_line = log_line("decision", path=context.path, **decision.trace)
+        if not isolate_handlers.ready():
+            await isolate_handlers.prepare()
         # Last: once the rewriter has taken the origin's body, that response can no longer be
         # served instead, so everything that could fail is done above.
         out = _rewritten(response, content_type, decision.choices, personal, beacon)

@@ -1,6 +1,6 @@
 """Turning the decision's choices into a streaming HTMLRewriter over the origin response."""
 
-from js import Array, HTMLRewriter, console
+from js import HTMLRewriter, console
 from pyodide.ffi import create_once_callable, create_proxy
 
 from intentedge import log_line
@@ -9,35 +9,41 @@ from intentedge.charsets import ascii_html, header_charset, meta_charset, meta_m
 from intentedge.fragments import Operation
 
 from jsconvert import optional_str, to_js_object
-
-SLOT_ATTRIBUTE = "data-personalized-region"
-# Elements without content or end tag: their slot keeps the attribute-by-attribute path.
-_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
-                   "track", "wbr"})
-# The content options of HTMLRewriter's insertions, made once: keyword arguments would make a JS
-# object per call.
-_AS_HTML = to_js_object({"html": True})
-_AS_TEXT = to_js_object({"html": False})
-_array_from = Array.from_   # Array.from (a Python keyword)
+import isolate_handlers
+from isolate_handlers import AS_HTML, AS_TEXT, SLOT_ATTRIBUTE, fill_inner
 
 
 def personalize(response, content_type: str | None, choices: list[Choice], appendix: str | None = None):
     """The origin response (`content_type` its header) with each chosen fragment injected into its
     slot's elements, and `appendix` (the beacon's script) at the end of the document.
 
-    The runtime cannot collect proxies on its own (no FinalizationRegistry), so every proxy
-    made here is destroyed when the document ends. HTMLRewriter gets plain JS objects whose
-    functions are those proxies: it reads the handler functions off the objects once, and
-    reading a method off a proxied Python object would make one more proxy nobody destroys.
+    Only non-ASCII content depends on the page's charset: for ASCII (the usual fragment, and the
+    beacon), or with a charset in the header, no <meta> needs reading and the handlers are the
+    isolate's (worker/isolate_handlers.py). Otherwise each page gets its own Python handlers.
     """
     rewriter = HTMLRewriter.new()
+    reads_meta = (header_charset(content_type) is None
+                  and not all(choice.insertion()[0].isascii() for choice in choices))
+    if not reads_meta and isolate_handlers.ready():
+        for choice in choices:
+            selector, handlers = isolate_handlers.slot_handlers(choice)
+            for handler in handlers:
+                rewriter.on(selector, handler)
+        if appendix is not None:
+            rewriter.onDocument(isolate_handlers.end_handlers(appendix))
+        return rewriter.transform(response)
+    return _with_page_handlers(rewriter, response, choices, appendix, reads_meta)
+
+
+def _with_page_handlers(rewriter, response, choices: list[Choice], appendix: str | None, reads_meta: bool):
+    """The rewriter with handlers of this page's own. The runtime cannot collect proxies on its own
+    (no FinalizationRegistry), so every proxy made here is destroyed when the document ends.
+    HTMLRewriter gets plain JS objects whose functions are those proxies: it reads the handler
+    functions off the objects once, and reading a method off a proxied Python object would make
+    one more proxy nobody destroys."""
     proxies = []
-    page = _Page(False)
+    page = _Page(reads_meta)
     slots = [_SlotHandler(choice, page) for choice in choices]
-    # Only non-ASCII content depends on the page's charset: for ASCII (the usual fragment, and the
-    # beacon) no <meta> needs reading.
-    page.ascii_only = (header_charset(content_type) is None
-                       and not all(slot.content.isascii() for slot in slots))
     if page.ascii_only:
         meta = create_proxy(page.meta)
         proxies.append(meta)
@@ -60,7 +66,7 @@ def _end(end, appendix: str | None, proxies: list) -> None:
     missing gets it too; browsers put a script found there at the end of the body."""
     try:
         if appendix is not None:
-            end.append(appendix, _AS_HTML)
+            end.append(appendix, AS_HTML)
     except Exception as exc:
         console.error(log_line("inject_failed", slot="document end", error=repr(exc)))
     finally:
@@ -101,13 +107,8 @@ class _SlotHandler:
         # An exception here would abort the stream mid-page; a slot left as the origin sent it is better.
         try:
             if self.choice.fragment.operation is Operation.INNER and not self.page.ascii_only:
-                tag = element.tagName
-                if tag not in _VOID:
-                    # One piece: setAttribute makes the rewriter write the start tag back piece by
-                    # piece, a socket write each (14 writes a page instead of 5 for two slots here).
-                    own = _array_from(element.attributes).to_py()   # one conversion, not one per attribute
-                    element.replace(self.choice.slot_element(tag, own), _AS_HTML)
-                    return
+                fill_inner(element, *self.choice.inner_parts())
+                return
             if self.choice.marks_slot:
                 for name, value in self.choice.markers.items():
                     element.setAttribute(name, value)
@@ -129,7 +130,7 @@ def _destroy_all(proxies: list) -> None:
 
 
 def _insert(element, op: Operation, content: str, html: bool) -> None:
-    options = _AS_HTML if html else _AS_TEXT
+    options = AS_HTML if html else AS_TEXT
     if op is Operation.INNER:
         element.setInnerContent(content, options)
     elif op is Operation.APPEND:

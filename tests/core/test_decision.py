@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from intentedge import Bundle, compile_bundle
-from intentedge.decision import CONTROL, FALLBACK, Choice, Decision, attribute_map, decide
+from intentedge.decision import CONTROL, FALLBACK, Choice, Decision, attribute_map, decide, slot_element
 from intentedge.fragments import ContentType, Fragment, Operation
 from intentedge.profile import Profile
 from intentedge.scoring import VECTORS
@@ -615,6 +615,12 @@ def test_an_inner_slot_element_is_written_whole_with_its_raw_attributes_and_the_
     choice = Choice("hero", Fragment("f", "x", ContentType.TEXT, Operation.INNER), "a < b", "sale", "f")
     attributes = [("data-personalized-region", "hero"), ("title", 'say "hi"'), ("data-x", "a &amp; it's"),
                   ("hidden", "")]
-    assert choice.slot_element("section", attributes) == (
+    assert slot_element("section", attributes, *choice.inner_parts()) == (
         '<section data-personalized-region="hero" title=\'say "hi"\' data-x="a &amp; it\'s" hidden=""'
         ' data-pz-rule="sale" data-pz-variant="f">a &lt; b</section>')
+
+
+def test_a_void_slot_element_gets_only_its_start_tag_with_the_markers():
+    choice = Choice("hero", Fragment("f", "x", ContentType.HTML, Operation.INNER), "<b>x</b>", None, "f")
+    assert slot_element("img", [("src", "a.png")], *choice.inner_parts()) == (
+        '<img src="a.png" data-pz-rule="fallback" data-pz-variant="f">')

@@ -209,6 +209,7 @@ def test_head_neither_fills_nor_reads_the_page_cache(worker, origin, mint_cookie
 
 # --- the shop: an origin that writes what it was sent into its page --------------------------------
 
+MODES = ("html", "text", "append", "prepend", "before", "after", "replace")   # one fragment each
 SHOP_CONFIG = """
 [signals]
 login_cookie = "logged_in"
@@ -236,6 +237,18 @@ op = "after"
 html = '<p class="pz">replaced {request.query.say}</p>'
 op = "replace"
 
+[fragments.say-append]
+text = "appended {request.query.say}"
+op = "append"
+
+[fragments.say-prepend]
+html = '<i class="pz">prepended {request.query.say}</i>'
+op = "prepend"
+
+[fragments.say-before]
+html = '<p class="pz">before {request.query.say}</p>'
+op = "before"
+
 [fragments.from-utm]
 html = '<b class="pz">from {request.utm.source}</b>'
 
@@ -258,7 +271,7 @@ slot = "hero"
 fragment = "say-{mode}"
 priority = 10
 when = {{ "request.query.mode" = "{mode}" }}
-""" for mode in ("html", "text", "after", "replace"))
+""" for mode in MODES)
 
 # What the shop's origin writes into its page: the request inputs cache-poisoning attacks use.
 ECHOED_HEADERS = ("authorization", "x-forwarded-host", "x-host", "x-forwarded-server", "x-original-url", "x-rewrite-url",
@@ -343,20 +356,23 @@ HOSTILE = {
 
 def _expected(mode: str, value: str) -> str:
     escaped = html.escape(value)
+    as_text = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")   # the rewriter's escaping
+    marked = '<div data-personalized-region="hero" data-pz-rule="say-{0}" data-pz-variant="say-{0}">{1}</div>'
     wrap = '<div data-pz-slot="hero" data-pz-rule="say-{0}" data-pz-variant="say-{0}" style="display:contents">{1}</div>'
+    origin = '<div data-personalized-region="hero">origin hero</div>'
     return {
-        "html": f'<div data-personalized-region="hero" data-pz-rule="say-html" data-pz-variant="say-html">'
-                f'<b class="pz" title="{escaped}">said {escaped}</b></div>',
-        "text": f'<div data-personalized-region="hero" data-pz-rule="say-text" data-pz-variant="say-text">'
-                f'said {value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")}</div>',
-        "after": '<div data-personalized-region="hero">origin hero</div>'
-                 + wrap.format("after", "after " + html.escape(value, quote=False)),
+        "html": marked.format("html", f'<b class="pz" title="{escaped}">said {escaped}</b>'),
+        "text": marked.format("text", f"said {as_text}"),
+        "append": marked.format("append", f"origin heroappended {as_text}"),
+        "prepend": marked.format("prepend", f'<i class="pz">prepended {escaped}</i>origin hero'),
+        "before": wrap.format("before", f'<p class="pz">before {escaped}</p>') + origin,
+        "after": origin + wrap.format("after", "after " + html.escape(value, quote=False)),
         "replace": wrap.format("replace", f'<p class="pz">replaced {escaped}</p>'),
     }[mode]
 
 
 @pytest.mark.parametrize("value", HOSTILE.values(), ids=HOSTILE.keys())
-@pytest.mark.parametrize("mode", ["html", "text", "after", "replace"])
+@pytest.mark.parametrize("mode", MODES)
 def test_values_are_escaped_in_every_kind_of_fragment(shop, request, mode, value):
     reply = shop.get(f"{shop_page(request)}?mode={mode}&say={quote(value, safe='')}")
     assert reply.status == 200
