@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from edge_cache import (PROFILE_SALT, ROOT, SESSION_KEYS, Origin, ensure_wrk, origin_page,  # noqa: E402
-                        seed_kv)
+from common import PROFILE_SALT, ROOT, SESSION_KEYS, ensure_debian, origin_page, seed_kv  # noqa: E402
+from edge_cache import Origin  # noqa: E402
 from intentedge.jobs.build_worker import OUT, build  # noqa: E402
 from intentedge.jobs.devserver import Server, ServerError, free_port  # noqa: E402
 from intentedge.jobs.wranglerkv import wrangler_env  # noqa: E402
@@ -105,7 +105,7 @@ def main() -> None:
     if root == OUT.resolve() and not args.no_build:
         build()
 
-    wrk = ensure_wrk()
+    wrk = ensure_debian("wrk")
     tmp = Path(tempfile.mkdtemp(prefix="intentedge-memory-"))
     script = tmp / "limit.lua"
     script.write_text(WRK_SCRIPT)
