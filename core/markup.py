@@ -14,8 +14,8 @@ from html.parser import HTMLParser
 
 from .fragments import Param, Template
 
-VOID_ELEMENTS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
-                   "source", "track", "wbr"})
+VOID_ELEMENTS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+                           "param", "source", "track", "wbr"})
 # Elements whose end tag HTML lets the parser imply.
 _OPTIONAL_END = frozenset({"p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead", "tbody",
                            "tfoot", "colgroup", "caption", "rt", "rp"})
