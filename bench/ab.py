@@ -122,10 +122,10 @@ def _session(launcher: Launcher, wrk: str, builds: dict[str, Path], args):
             for subject in running.values():
                 get(f"{subject.url}/{args.page}/", subject.headers)
         if args.rounds:
-            _load(wrk, running, args.page, 2)
+            load_all(wrk, running, args.page, 2)
         cpu: dict[str, list[float]] = {name: [] for name in builds}
         for _ in range(args.rounds):
-            for name, value in _load(wrk, running, args.page, args.seconds).items():
+            for name, value in load_all(wrk, running, args.page, args.seconds).items():
                 cpu[name].append(value)
         ttfb: dict[str, list[float]] = {name: [] for name in builds}
         for _ in range(args.ttfb):
@@ -137,7 +137,7 @@ def _session(launcher: Launcher, wrk: str, builds: dict[str, Path], args):
             subject.server.stop()
 
 
-def _load(wrk: str, running: dict[str, Running], page: str, seconds: int) -> dict[str, float]:
+def load_all(wrk: str, running: dict[str, Running], page: str, seconds: int) -> dict[str, float]:
     """wrk -c2 on every subject at once; each one's workerd CPU microseconds per request."""
     before = {name: _cpu_seconds(subject) for name, subject in running.items()}
     loads = {name: subprocess.Popen([wrk, "-t1", "-c2", f"-d{seconds}s", *_header_args(subject.headers),

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ab import _load
+from ab import load_all
 from common import ensure_debian, origin_page
 from compare import PAGES, Launcher, Nginx, Subject, get, launch
 
@@ -48,10 +48,10 @@ def main() -> None:
             if name == "JS cache hit" and "hit" not in headers.get("cf-cache-status", headers.get("server-timing", "")).lower():
                 raise SystemExit(f"{name}: not served from the cache: {headers}")
         wrk = ensure_debian("wrk")
-        _load(wrk, running, args.page, 2)
+        load_all(wrk, running, args.page, 2)
         cpu = {name: [] for name in running}
         for _ in range(args.rounds):
-            for name, value in _load(wrk, running, args.page, args.seconds).items():
+            for name, value in load_all(wrk, running, args.page, args.seconds).items():
                 cpu[name].append(value)
     finally:
         for subject in running.values():

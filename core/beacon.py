@@ -9,8 +9,8 @@ navigator.sendBeacon, or a keepalive fetch when that is missing or refuses. A ti
 second after its first event; a click (the page may be leaving), `pagehide` and a hidden tab flush it at
 once, and so does `pz.track`, whose event goes in a keepalive request of its own, sent at once because a
 cart or a purchase changes the session the next page is decided from: it returns a promise, so the site
-can wait for it before it navigates. A second copy (a fragment fetched by the page itself) does nothing. No timer runs while the queue is empty, and
-nothing it does throws into the page.
+can wait for it before it navigates. A second copy (a fragment fetched by the page itself) does nothing.
+No timer runs while the queue is empty, and nothing it does throws into the page.
 """
 
 from __future__ import annotations

@@ -60,8 +60,8 @@ async def events_response(request, headers: dict[str, str], config: Settings, ct
         session = bundle.signals.record(session, event, bundle.products)
     line = enrich(batch, session, page, received_at=now, batch_id=_random_id(12))
     forwarded = _forward(json.dumps(line, separators=(",", ":")), config, ctx, now)
-    console.log(log_line("events", accepted=len(batch.events), types=dict(Counter(e["type"] for e in batch.events)), page=page is not None,
-                         forwarded=forwarded))
+    types = dict(Counter(event["type"] for event in batch.events))
+    console.log(log_line("events", accepted=len(batch.events), types=types, page=page is not None, forwarded=forwarded))
     # Only when an event changed the session: a beacon's views, exposures and clicks race the next
     # page load, and an unchanged cookie written after that page's would undo its update.
     headers = [] if session is before else [("set-cookie", set_cookie_header(dump(session, keys),
