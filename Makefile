@@ -7,7 +7,7 @@ export WRANGLER_SEND_METRICS := false
 .PHONY: demo test fuzz bench setup clean
 
 demo: setup
-	$(PY) -m intentedge.jobs.demo
+	$(PY) -m intentedge_jobs.demo
 
 test: setup
 	$(PY) -m pytest

@@ -27,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from intentedge.jobs.build_worker import build
+from intentedge_jobs.build_worker import build
 
 from common import ROOT, ensure_debian, origin_page
 from compare import PAGES, Launcher, Nginx, Running, Subject, get, launch

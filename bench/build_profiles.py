@@ -98,7 +98,7 @@ def generate(path: Path, events: int, seed: int = 7) -> int:
 def run_job(events_file: Path, config: Path, tmp_dir: Path) -> tuple[dict, float, int]:
     """(the job's JSON report, wall seconds of the child, the child's peak RSS in bytes)."""
     report = tmp_dir / "report.json"
-    command = [sys.executable, "-c", "from intentedge.jobs.build_profiles import build_profiles; build_profiles()",
+    command = [sys.executable, "-c", "from intentedge_jobs.build_profiles import build_profiles; build_profiles()",
                str(events_file), "--config", str(config), "--out", str(tmp_dir / "profiles.jsonl"),
                "--salt", "bench-salt-0123456789abcdef", "--written-at", str(START), "--tmp-dir", str(tmp_dir),
                "--report", str(report)]

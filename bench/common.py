@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from intentedge.jobs.wranglerkv import wrangler_env
+from intentedge_jobs.wranglerkv import wrangler_env
 
 ROOT = Path(__file__).resolve().parent.parent
 # Dev-only values, as in .dev.vars (the Worker only needs them to be well-formed).

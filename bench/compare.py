@@ -51,8 +51,8 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from intentedge.jobs.build_worker import build
-from intentedge.jobs.devserver import Server, ServerError, free_port, start_miniflare
+from intentedge_jobs.build_worker import build
+from intentedge_jobs.devserver import Server, ServerError, free_port, start_miniflare
 
 from common import PROFILE_SALT, ROOT, SESSION_KEYS, WRK_SCRIPT, ensure_debian, origin_page, run_wrk, seed_kv
 

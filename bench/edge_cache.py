@@ -41,8 +41,8 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from intentedge.jobs.build_worker import build
-from intentedge.jobs.devserver import Server, start_miniflare
+from intentedge_jobs.build_worker import build
+from intentedge_jobs.devserver import Server, start_miniflare
 
 from common import (PROFILE_SALT, ROOT, SESSION_KEYS, WRK_SCRIPT, ensure_debian, origin_page, run_wrk,
                     seed_kv)

@@ -125,7 +125,7 @@ ORIGIN_HEADERS = {"Content-Type": "text/html; charset=utf-8", "ETag": '"page-v1"
 
 
 def check(inject_sdk: bool) -> int:
-    from intentedge.jobs.devserver import start_miniflare
+    from intentedge_jobs.devserver import start_miniflare
     import tempfile
 
     seen: list[str] = []

@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import PROFILE_SALT, ROOT, SESSION_KEYS, ensure_debian, origin_page, seed_kv  # noqa: E402
 from edge_cache import Origin  # noqa: E402
-from intentedge.jobs.build_worker import OUT, build  # noqa: E402
-from intentedge.jobs.devserver import Server, ServerError, free_port  # noqa: E402
-from intentedge.jobs.wranglerkv import wrangler_env  # noqa: E402
+from intentedge_jobs.build_worker import OUT, build  # noqa: E402
+from intentedge_jobs.devserver import Server, ServerError, free_port  # noqa: E402
+from intentedge_jobs.wranglerkv import wrangler_env  # noqa: E402
 
 # wrk prints this line from its `done` callback.
 WRK_SCRIPT = r"""

@@ -47,10 +47,11 @@ import msgpack
 import msgpack.fallback
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from intentedge import conditions, schema
+from intentedge import conditions
+from intentedge.contract import schema
 from intentedge import session as session_module
-from intentedge.bundles import bundle_from_bytes
-from intentedge.config import Bundle, compile_bundle
+from intentedge.contract.bundles import bundle_from_bytes
+from intentedge.contract.config import Bundle, compile_bundle
 from intentedge.errors import ConfigError, Problem, SchemaError
 from intentedge.fragments import (
     ContentType,

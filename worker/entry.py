@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from js import Date, Request, Response, console, fetch
 
 from intentedge import log_line, may_personalize_request, may_personalize_response, upstream_url
-from intentedge.cache_policy import CacheStatus, normalized_cache_url, server_timing
+from intentedge.caching.pages import CacheStatus, normalized_cache_url, server_timing
 from intentedge.context import RequestContext
 from intentedge.consent import may_recognise
 from intentedge.decision import decide

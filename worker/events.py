@@ -16,13 +16,13 @@ from urllib.parse import urlsplit
 from js import AbortSignal, Response, console, fetch
 
 from intentedge import log_line
-from intentedge.beacon import SOURCE as BEACON_SOURCE
+from intentedge.events.beacon import SOURCE as BEACON_SOURCE
 from intentedge.consent import may_recognise
 from intentedge.context import RequestContext
-from intentedge.events import EventRejected, beacon_tag, check_slots, enrich, parse_batch
-from intentedge.outbox import MAX_POSTS, POST_TIMEOUT_MS, RETRY_DELAYS, Outbox, post_body, retryable
-from intentedge.page_token import MAX_TOKEN_CHARS, PageTokenError, page_decision, sign, verify
-from intentedge.rate_limit import RateLimiter
+from intentedge.events.batch import EventRejected, beacon_tag, check_slots, enrich, parse_batch
+from intentedge.events.outbox import MAX_POSTS, POST_TIMEOUT_MS, RETRY_DELAYS, Outbox, post_body, retryable
+from intentedge.events.page_token import MAX_TOKEN_CHARS, PageTokenError, page_decision, sign, verify
+from intentedge.events.rate_limit import RateLimiter
 from intentedge.session import dump, set_cookie_header
 from intentedge.visitor import returning_session
 

@@ -12,11 +12,11 @@ import asyncio
 from js import Date, console
 
 from intentedge import log_line
-from intentedge.cache_policy import CacheStatus
-from intentedge.bundles import CompiledBundles, bundle_from_bytes, pointer_target
-from intentedge.config import DEFAULT_CONFIG_CACHE, DEFAULT_PROFILE_CACHE, Bundle
-from intentedge.keys import CONFIG_POINTER, KV_BINDING
-from intentedge.metadata_cache import MetadataCache, State
+from intentedge.caching.pages import CacheStatus
+from intentedge.contract.bundles import CompiledBundles, bundle_from_bytes, pointer_target
+from intentedge.contract.config import DEFAULT_CONFIG_CACHE, DEFAULT_PROFILE_CACHE, Bundle
+from intentedge.contract.keys import CONFIG_POINTER, KV_BINDING
+from intentedge.caching.metadata import MetadataCache, State
 from intentedge.profile import Profile
 from intentedge.visitor import profile_from_bytes
 

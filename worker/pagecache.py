@@ -10,7 +10,7 @@ serves every visitor. What the origin does not mark as shareable (`private`,
 from js import Date, IdentityTransformStream, Request, Response, caches, console, fetch
 
 from intentedge import log_line, media_type
-from intentedge.cache_policy import (STORED_HEADER, CacheStatus, PageState, page_policy, page_state,
+from intentedge.caching.pages import (STORED_HEADER, CacheStatus, PageState, page_policy, page_state,
                                      revalidated_policy, revalidation_headers, storage_headers,
                                      stored_policy, usable_on_error)
 

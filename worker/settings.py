@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from js import console
 
 from intentedge import log_line
-from intentedge.keys import KV_BINDING
+from intentedge.contract.keys import KV_BINDING
 from intentedge.session import SessionKeyError, SessionKeys
 
 from jsconvert import optional_str

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from intentedge.beacon import SOURCE
+from intentedge.events.beacon import SOURCE
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from intentedge.beacon import SOURCE
+from intentedge.events.beacon import SOURCE
 
 MAX_BYTES = 1536
 

@@ -6,8 +6,8 @@ import msgpack
 import pytest
 
 from intentedge import Bundle, ConfigError, SchemaError, VersionError, compile_bundle
-from intentedge import keys, schema
-from intentedge.bundles import (
+from intentedge.contract import keys, schema
+from intentedge.contract.bundles import (
     CompiledBundles,
     bundle_from_bytes,
     config_from_bytes,

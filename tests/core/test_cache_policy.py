@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from intentedge.cache_policy import (
+from intentedge.caching.pages import (
     MARKETING_PARAMETERS,
     STORED_HEADER,
     CacheStatus,

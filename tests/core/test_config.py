@@ -951,7 +951,7 @@ def test_a_page_pattern_re_cannot_compile_is_a_problem_not_an_error(pattern):
 
 
 def test_an_infinite_cache_time_is_a_problem_not_an_error():
-    from intentedge.config import DEFAULT_CONFIG_CACHE
+    from intentedge.contract.config import DEFAULT_CONFIG_CACHE
 
     config = {"cache": {"config": {"fresh": float("inf")}}}   # msgpack carries infinities; TOML has inf too
     assert problems(config) == [

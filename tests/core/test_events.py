@@ -9,14 +9,14 @@ from dataclasses import replace
 import pytest
 
 from intentedge import compile_bundle
-from intentedge.config import ConfigError
+from intentedge.contract.config import ConfigError
 from intentedge.decision import Choice
-from intentedge.events import EventRejected, Limits, beacon_tag, check_slots, enrich, parse_batch, session_id
+from intentedge.events.batch import EventRejected, Limits, beacon_tag, check_slots, enrich, parse_batch, session_id
 from intentedge.fragments import ContentType, Fragment, Operation
-from intentedge.outbox import STALE_SECONDS, Outbox, post_body, retryable
-from intentedge.page_token import (MAX_AGE_SECONDS, PageDecision, PageTokenError, SlotChoice, page_decision, sign,
+from intentedge.events.outbox import STALE_SECONDS, Outbox, post_body, retryable
+from intentedge.events.page_token import (MAX_AGE_SECONDS, PageDecision, PageTokenError, SlotChoice, page_decision, sign,
                                    verify)
-from intentedge.rate_limit import RateLimiter
+from intentedge.events.rate_limit import RateLimiter
 from intentedge.session import Session, SessionKeys
 
 from tests.core.builders import KEYS, NOW, SECRET_1, SECRET_2

@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from intentedge import compile_bundle, fold, schema
-from intentedge.fold import (CART_ADD, CART_REMOVE, CTA_CLICK, EMPTY, PAGE_VIEW, PURCHASE, SEARCH, TRIAL_START,
+from intentedge import compile_bundle
+from intentedge.events import fold
+from intentedge.contract import schema
+from intentedge.events.fold import (CART_ADD, CART_REMOVE, CTA_CLICK, EMPTY, PAGE_VIEW, PURCHASE, SEARCH, TRIAL_START,
                              Event, EventError, Folder, Partial, batch_from_json, merge, merge_all,
                              profile_from_partial, session_tag)
 from intentedge.profile import Profile, profile_from_payload, profile_to_payload

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from intentedge.metadata_cache import (
+from intentedge.caching.metadata import (
     DEFAULT_POLICY,
     NEGATIVE_ENTRY_SIZE,
     CachePolicy,

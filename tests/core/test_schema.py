@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from intentedge import SchemaError, VersionError
-from intentedge import schema
-from intentedge.schema import CONFIG, POINTER, Envelope, Schema, decode, digest, encode
+from intentedge.contract import schema
+from intentedge.contract.schema import CONFIG, POINTER, Envelope, Schema, decode, digest, encode
 
 PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from intentedge import SchemaError, compile_bundle, keys, schema
+from intentedge import SchemaError, compile_bundle
+from intentedge.contract import keys, schema
 from intentedge.decision import decide
 from intentedge.profile import Profile, profile_to_payload
 from intentedge.session import SESSION_IDLE_SECONDS, SessionKeys, dump, set_cookie_header

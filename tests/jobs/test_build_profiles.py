@@ -12,10 +12,10 @@ import msgpack
 import pytest
 from click.testing import CliRunner
 
-from intentedge import schema
-from intentedge.jobs import build_profiles as job
-from intentedge.jobs.build_profiles import build_profiles, read_profiles
-from intentedge.keys import profile_key
+from intentedge.contract import schema
+from intentedge_jobs import build_profiles as job
+from intentedge_jobs.build_profiles import build_profiles, read_profiles
+from intentedge.contract.keys import profile_key
 from intentedge.profile import Profile, profile_from_payload
 
 SALT = "test-salt-0123456789abcdef"

@@ -3,7 +3,7 @@
 import ast
 from pathlib import Path
 
-from intentedge.jobs.build_worker import build
+from intentedge_jobs.build_worker import build
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -12,7 +12,7 @@ def test_stage_holds_worker_core_and_pure_msgpack(tmp_path):
     out = build(tmp_path / "worker")
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     worker = sorted(p.name for p in (ROOT / "worker").glob("*.py"))
-    core = sorted(f"intentedge/{p.name}" for p in (ROOT / "core").glob("*.py"))
+    core = sorted(str(p.relative_to(ROOT / "core")) for p in (ROOT / "core" / "intentedge").rglob("*.py"))
     msgpack = ["msgpack/__init__.py", "msgpack/exceptions.py", "msgpack/ext.py", "msgpack/fallback.py"]
     assert files == sorted(worker + core + msgpack)
     assert (out / "entry.py").read_text() == (ROOT / "worker" / "entry.py").read_text()

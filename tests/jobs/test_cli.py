@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from intentedge.context import RequestContext, RequestData
-from intentedge.jobs.cli import cli
-from intentedge.jobs.configfile import load_config
+from intentedge_jobs.cli import cli
+from intentedge_jobs.configfile import load_config
 from intentedge.preview import Preview, requested_preview, token_is_valid
 from intentedge.session import SessionKeys
 

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from intentedge.jobs.collector import MAX_BODY_BYTES, read_lines, start_collector
-from intentedge.jobs.devserver import Server, free_port
+from intentedge_jobs.collector import MAX_BODY_BYTES, read_lines, start_collector
+from intentedge_jobs.devserver import Server, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -162,7 +162,7 @@ def test_with_a_token_only_a_post_that_carries_it_is_written(tmp_path):
 
 def test_the_command_line_prints_ready_and_appends(tmp_path):
     out = tmp_path / "events.jsonl"
-    server = Server("collector", [sys.executable, "-m", "intentedge.jobs.collector", "--port", str(free_port()),
+    server = Server("collector", [sys.executable, "-m", "intentedge_jobs.collector", "--port", str(free_port()),
                                   "--out", str(out)], cwd=ROOT, log_path=tmp_path / "collector.log")
     try:
         deadline = time.monotonic() + 15

@@ -10,11 +10,11 @@ import msgpack
 import pytest
 from click.testing import CliRunner
 
-from intentedge import schema
-from intentedge.bundles import publication
-from intentedge.jobs.configfile import load_config
-from intentedge.jobs.inspect_kv import describe, inspect
-from intentedge.jobs.kvstore import Entry, open_store
+from intentedge.contract import schema
+from intentedge.contract.bundles import publication
+from intentedge_jobs.configfile import load_config
+from intentedge_jobs.inspect_kv import describe, inspect
+from intentedge_jobs.kvstore import Entry, open_store
 
 from .test_kvstore import FakeCloudflare
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from intentedge.bundles import pointer_target
-from intentedge.jobs.wranglerkv import LocalKV
-from intentedge.jobs.kvstore import (
+from intentedge.contract.bundles import pointer_target
+from intentedge_jobs.wranglerkv import LocalKV
+from intentedge_jobs.kvstore import (
     MAX_BULK_ITEMS, CloudflareKV, Console, Entry, KVConfigError, KVRequestError, KVUnavailable, RetryPolicy,
     Secret, WriteFailed, batches, open_store, plan, publish_config, sync,
 )

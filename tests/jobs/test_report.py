@@ -15,9 +15,9 @@ from statistics import NormalDist
 import pytest
 from click.testing import CliRunner
 
-from intentedge.jobs.cli import cli
-from intentedge.jobs.report_html import render
-from intentedge.jobs.report_stats import katz, newcombe, wilson, z_test
+from intentedge_jobs.cli import cli
+from intentedge_jobs.report_html import render
+from intentedge_jobs.report_stats import katz, newcombe, wilson, z_test
 
 T0 = 1_795_000_000.0
 Z = NormalDist().inv_cdf(0.975)

@@ -19,9 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from intentedge import RequestContext, RequestData, compile_bundle, decide
-from intentedge.jobs import traffic
-from intentedge.jobs.configfile import load_config
-from intentedge.jobs.traffic import (Page, Slot, page_events, page_from_html, plan_visitor, purchase_probability,
+from intentedge_jobs import traffic
+from intentedge_jobs.configfile import load_config
+from intentedge_jobs.traffic import (Page, Slot, page_events, page_from_html, plan_visitor, purchase_probability,
                                      run, visitor_cookie)
 from intentedge.session import SessionKeys, cookie_value, dump, load, set_cookie_header
 from intentedge.visitor import page_view

@@ -20,11 +20,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from intentedge.jobs.build_worker import build
-from intentedge.jobs.cookies import dev_vars, mint
-from intentedge.jobs.collector import Collector, read_lines, start_collector
-from intentedge.jobs.devserver import Server, ServerError, free_port, start_miniflare, start_static_origin
-from intentedge.jobs.wranglerkv import WranglerKV
+from intentedge_jobs.build_worker import build
+from intentedge_jobs.cookies import dev_vars, mint
+from intentedge_jobs.collector import Collector, read_lines, start_collector
+from intentedge_jobs.devserver import Server, ServerError, free_port, start_miniflare, start_static_origin
+from intentedge_jobs.wranglerkv import WranglerKV
 
 from intentedge.session import COOKIE_NAME, SessionKeys
 

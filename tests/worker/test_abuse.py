@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 import pytest
-from intentedge.jobs.cookies import mint
+from intentedge_jobs.cookies import mint
 from intentedge.preview import mint_token
 from intentedge.session import COOKIE_NAME, SessionKeys, _sign
 

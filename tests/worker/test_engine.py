@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from intentedge import keys, schema
+from intentedge.contract import keys, schema
 from intentedge.bucketing import hash_value
 from intentedge.profile import Profile, profile_to_payload
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from intentedge.beacon import SOURCE as BEACON_SOURCE
+from intentedge.events.beacon import SOURCE as BEACON_SOURCE
 from intentedge.session import COOKIE_NAME
 
 EVENTS = "/__pz/events"

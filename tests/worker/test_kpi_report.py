@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from intentedge.jobs import traffic
+from intentedge_jobs import traffic
 
 from .conftest import ROOT
 
@@ -33,7 +33,7 @@ def reported(demo, tmp_path_factory):
     lines = [line for line in demo.wait_for_lines(all_purchases_in, timeout=30) if line["userId"] in ours]
     work = tmp_path_factory.mktemp("kpi")
     (work / "events.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    done = subprocess.run([sys.executable, "-m", "intentedge.jobs.cli", "report", str(work / "events.jsonl"),
+    done = subprocess.run([sys.executable, "-m", "intentedge_jobs.cli", "report", str(work / "events.jsonl"),
                            "--config", str(ROOT / "demo" / "config.toml"), "--out", str(work / "report")],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

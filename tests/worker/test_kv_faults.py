@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from intentedge import keys, schema
+from intentedge.contract import keys, schema
 
 from . import origin as site
 

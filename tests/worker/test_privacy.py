@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from intentedge import keys, schema
+from intentedge.contract import keys, schema
 from intentedge.preview import mint_token
 from intentedge.profile import Profile, profile_to_payload
 from intentedge.session import COOKIE_NAME, SessionKeys

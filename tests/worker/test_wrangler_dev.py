@@ -3,7 +3,7 @@ reads .dev.vars and the local KV, and personalizes through its own proxy."""
 
 import pytest
 
-from intentedge.jobs.devserver import ServerError, free_port, start_worker
+from intentedge_jobs.devserver import ServerError, free_port, start_worker
 from intentedge.session import COOKIE_NAME
 
 from .conftest import ROOT, Worker

@@ -52,7 +52,7 @@ import click
 
 from intentedge import SchemaError
 from intentedge.secret import Secret
-from intentedge.bundles import pointer_target, publication
+from intentedge.contract.bundles import pointer_target, publication
 
 # Cloudflare's limits for one bulk write: pairs and request size; a value may hold up to 25 MiB.
 MAX_BULK_ITEMS = 10_000

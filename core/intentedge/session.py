@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
 
-from .secret import Secret
+from intentedge.secret import Secret
 
 import json
 

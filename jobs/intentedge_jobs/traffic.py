@@ -1,6 +1,6 @@
 """Synthetic visitors through a running Worker, with a known ground truth to check the events against.
 
-    python -m intentedge.jobs.traffic --url http://127.0.0.1:8787 --visitors 600 --seed 7 \\
+    python -m intentedge_jobs.traffic --url http://127.0.0.1:8787 --visitors 600 --seed 7 \\
         [--concurrency 4] [--base 0.1] [--lift bundle-on-products=1.0 ...] [--tier-factor high=2.5 ...]
         [--keys ID:SECRET] [--truth FILE]
     truth = run(url, visitors=600, seed=7)
@@ -66,8 +66,8 @@ from intentedge.decision import CONTROL, FALLBACK
 from intentedge.session import COOKIE_NAME, SessionKeys, load
 
 from .cookies import mint, session_keys, stage_index
+from .paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_EVENTS_PATH = "/__pz/events"
 DEFAULT_LIFTS = {"bundle-on-products": 1.0, "local-pickup": 0.0}
 PRODUCTS = {"alpha-pro": 2499.0, "beta-mini": 649.0}   # the demo shop's prices
@@ -572,7 +572,7 @@ def _name_number(text: str, name: str) -> tuple[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m intentedge.jobs.traffic",
+    parser = argparse.ArgumentParser(prog="python -m intentedge_jobs.traffic",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True, help="the running Worker, e.g. http://127.0.0.1:8787")
     parser.add_argument("--visitors", type=int, default=600)

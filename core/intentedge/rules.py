@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .bucketing import hash_value, in_range
-from .fragments import Fragment
+from intentedge.bucketing import hash_value, in_range
+from intentedge.fragments import Fragment
 
 HOLDOUT_HASH_VERSION = 2
 CONDITION_NOT_MET = "condition not met"

@@ -24,7 +24,7 @@ import tomllib
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from intentedge.keys import KV_BINDING
+from intentedge.contract.keys import KV_BINDING
 
 from .kvstore import MAX_BULK_BYTES, MAX_BULK_ITEMS, Entry, KVError, Progress, batches
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .errors import SchemaError
+from intentedge.errors import SchemaError
 
 SECONDS_PER_DAY = 86400
 

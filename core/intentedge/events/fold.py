@@ -66,9 +66,9 @@ from functools import lru_cache
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 from urllib.parse import urlsplit
 
-from .profile import Profile
-from .session import DWELL_CAP_SECONDS
-from .signals import Signals
+from intentedge.profile import Profile
+from intentedge.session import DWELL_CAP_SECONDS
+from intentedge.signals import Signals
 
 # Event kinds. Their order is the order of events that share a second: a cart is
 # filled before it is bought.

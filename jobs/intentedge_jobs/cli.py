@@ -13,7 +13,7 @@ import click
 
 from intentedge import ConfigError, __version__
 
-from intentedge.keys import PROFILE_PREFIX
+from intentedge.contract.keys import PROFILE_PREFIX
 from intentedge.preview import mint_token, preview_url
 from intentedge.session import COOKIE_NAME, SessionKeyError
 

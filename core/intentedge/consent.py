@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .session import cookie_value
+from intentedge.session import cookie_value
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import hmac
 import json
 from dataclasses import dataclass
 
-from .session import SessionKeys, b64url_decode, b64url_encode
+from intentedge.session import SessionKeys, b64url_decode, b64url_encode
 
 MAX_AGE_SECONDS = 24 * 3600     # a tab left open for a day still reports
 MAX_TOKEN_CHARS = 4096      # the Worker leaves the beacon out of a page whose token would be longer

@@ -17,8 +17,9 @@ from typing import Any
 import click
 import msgpack
 
-from intentedge import SchemaError, schema
-from intentedge.bundles import pointer_target
+from intentedge import SchemaError
+from intentedge.contract import schema
+from intentedge.contract.bundles import pointer_target
 
 from .kvstore import CloudflareKV, KVError, open_store
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgpack
 
-from .errors import SchemaError, VersionError
+from intentedge.errors import SchemaError, VersionError
 
 _FIELDS = ("schema", "version", "written_at", "producer", "payload")
 

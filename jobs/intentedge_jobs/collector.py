@@ -3,7 +3,7 @@
     POST /events   {"v": 1, "batches": [LINE, ...]}   204 once every new LINE is written
     GET  /health                                       200
 
-    python -m intentedge.jobs.collector --port 8788 --out events.jsonl [--token T]
+    python -m intentedge_jobs.collector --port 8788 --out events.jsonl [--token T]
     server, url = start_collector(path)    # in a thread: tests and the demo
 
 Each LINE (one accepted client batch, see the events spec, section 3) becomes one
@@ -221,7 +221,7 @@ def start_collector(path: Path, port: int = 0, host: str = "127.0.0.1",
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m intentedge.jobs.collector",
+    parser = argparse.ArgumentParser(prog="python -m intentedge_jobs.collector",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8788, help="0 picks a free port (default 8788)")
     parser.add_argument("--host", default="127.0.0.1")

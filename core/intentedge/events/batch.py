@@ -21,8 +21,8 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from .page_token import PageDecision
-from .session import Session
+from intentedge.events.page_token import PageDecision
+from intentedge.session import Session
 
 SCHEMA_VERSION = 1
 # Types the Worker accepts; the ones that change the edge session are applied by signals.py.

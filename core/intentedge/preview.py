@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
 
-from .session import SessionKeys
+from intentedge.session import SessionKeys
 
 TOKEN_PARAM = "pz_preview"
 TIER_PARAM = "pz_tier"

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .profile import Profile
-from .session import Session
+from intentedge.profile import Profile
+from intentedge.session import Session
 
 VECTORS = ("depth", "time", "interaction", "conversion", "behaviour")
 DEFAULT_WEIGHTS = {"depth": 20.0, "time": 25.0, "interaction": 15.0, "conversion": 25.0, "behaviour": 15.0}

@@ -4,18 +4,18 @@ No I/O, no clocks, no randomness of its own: callers pass them in. The names bel
 are what the Worker and the CLI use; the modules hold the rest.
 """
 
-from .conditions import compile_condition, eval_condition, validate_condition
-from .config import Bundle, Slot, compile_bundle, to_payload
-from .context import RequestContext, RequestData
-from .decision import Choice, Decision, decide
-from .eligibility import may_personalize_request, may_personalize_response, media_type
-from .errors import ConfigError, IntentEdgeError, Problem, SchemaError, VersionError
-from .fragments import ContentType, Fragment, Operation
-from .logs import log_line
-from .origin import OriginURLError, upstream_url
-from .profile import Profile
-from .rules import Rule
-from .session import Session, SessionKeys
+from intentedge.conditions import compile_condition, eval_condition, validate_condition
+from intentedge.contract.config import Bundle, Slot, compile_bundle, to_payload
+from intentedge.context import RequestContext, RequestData
+from intentedge.decision import Choice, Decision, decide
+from intentedge.eligibility import may_personalize_request, may_personalize_response, media_type
+from intentedge.errors import ConfigError, IntentEdgeError, Problem, SchemaError, VersionError
+from intentedge.fragments import ContentType, Fragment, Operation
+from intentedge.logs import log_line
+from intentedge.origin import OriginURLError, upstream_url
+from intentedge.profile import Profile
+from intentedge.rules import Rule
+from intentedge.session import Session, SessionKeys
 
 __version__ = "0.1.0"
 

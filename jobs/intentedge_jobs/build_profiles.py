@@ -47,9 +47,10 @@ from typing import BinaryIO, Callable, Iterator, TextIO
 import click
 import msgpack
 
-from intentedge import ConfigError, __version__, compile_bundle, schema
-from intentedge.fold import EventError, Folder, batch_from_json, merge, profile_from_partial, session_tag
-from intentedge.keys import PROFILE_PREFIX, profile_key
+from intentedge import ConfigError, __version__, compile_bundle
+from intentedge.contract import schema
+from intentedge.events.fold import EventError, Folder, batch_from_json, merge, profile_from_partial, session_tag
+from intentedge.contract.keys import PROFILE_PREFIX, profile_key
 from intentedge.profile import profile_to_payload
 
 from .configfile import load_config

@@ -14,15 +14,15 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
-from .config import Bundle
-from .context import RequestContext
-from .fragments import ContentType, Fragment, MissingParameter, Operation
-from .markup import VOID_ELEMENTS
-from .preview import Preview
-from .profile import UNKNOWN_PROFILE_ATTRIBUTES, Profile
-from .rules import Evaluation, Outcome
-from .scoring import Score, ScoringModel, score
-from .session import Session, record_impressions
+from intentedge.contract.config import Bundle
+from intentedge.context import RequestContext
+from intentedge.fragments import ContentType, Fragment, MissingParameter, Operation
+from intentedge.markup import VOID_ELEMENTS
+from intentedge.preview import Preview
+from intentedge.profile import UNKNOWN_PROFILE_ATTRIBUTES, Profile
+from intentedge.rules import Evaluation, Outcome
+from intentedge.scoring import Score, ScoringModel, score
+from intentedge.session import Session, record_impressions
 
 FALLBACK = "fallback"
 CONTROL = "control"

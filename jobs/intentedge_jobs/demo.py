@@ -16,9 +16,8 @@ from pathlib import Path
 from . import traffic
 from .collector import start_collector
 from .devserver import ServerError, free_port, start_static_origin, start_worker
+from .paths import DEMO, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "demo"
 WORKER_PORT = 8787
 EVENTS = DEMO / ".state" / "events"       # events.jsonl, truth.json and report/: rewritten by every run
 SYNTHETIC_VISITORS = 400
@@ -27,7 +26,7 @@ SYNTHETIC_VISITORS = 400
 def main() -> int:
     logs = Path(tempfile.mkdtemp(prefix="intentedge-demo-"))
     print("$ intentedge publish --local demo/config.toml")
-    published = subprocess.run([sys.executable, "-m", "intentedge.jobs.cli", "publish", "--local",
+    published = subprocess.run([sys.executable, "-m", "intentedge_jobs.cli", "publish", "--local",
                                 str(DEMO / "config.toml")], cwd=ROOT)
     if published.returncode != 0:
         return published.returncode
@@ -69,7 +68,7 @@ def _synthetic_report(url: str) -> None:
     truth = traffic.run(url, SYNTHETIC_VISITORS, seed=7)
     (EVENTS / "truth.json").write_text(json.dumps(truth.to_json(), indent=2) + "\n")
     time.sleep(3)   # forwarding runs after each response: let the last batches land
-    done = subprocess.run([sys.executable, "-m", "intentedge.jobs.cli", "report", str(EVENTS / "events.jsonl"),
+    done = subprocess.run([sys.executable, "-m", "intentedge_jobs.cli", "report", str(EVENTS / "events.jsonl"),
                            "--config", str(DEMO / "config.toml"), "--out", str(EVENTS / "report")],
                           cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:

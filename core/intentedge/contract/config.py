@@ -19,16 +19,16 @@ from functools import cached_property
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from .conditions import compile_condition, validate_condition
-from .consent import NOBODY, ConsentPolicy
-from .errors import ConfigError, Problem
-from .events import Limits as EventLimits
-from .fragments import ContentType, Fragment, Operation, TemplateError
-from .markup import markup_problems
-from .metadata_cache import CachePolicy
-from .rules import CompiledRules, Rule
-from .scoring import DEFAULT_SATURATION, DEFAULT_WEIGHTS, VECTORS, ScoringModel
-from .signals import DEFAULT_STAGES, PageRule, Signals
+from intentedge.conditions import compile_condition, validate_condition
+from intentedge.consent import NOBODY, ConsentPolicy
+from intentedge.errors import ConfigError, Problem
+from intentedge.events.batch import Limits as EventLimits
+from intentedge.fragments import ContentType, Fragment, Operation, TemplateError
+from intentedge.markup import markup_problems
+from intentedge.caching.metadata import CachePolicy
+from intentedge.rules import CompiledRules, Rule
+from intentedge.scoring import DEFAULT_SATURATION, DEFAULT_WEIGHTS, VECTORS, ScoringModel
+from intentedge.signals import DEFAULT_STAGES, PageRule, Signals
 
 BEACON_BATCH = 50               # events per request, core/beacon.py
 MAX_EVENTS_LIMIT = 500

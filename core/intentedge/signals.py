@@ -22,8 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .context import RequestContext
-from .session import Session, remember
+from intentedge.context import RequestContext
+from intentedge.session import Session, remember
 
 DEFAULT_STAGES = ("browse", "product", "cart", "checkout", "purchase")
 

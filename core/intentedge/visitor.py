@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import keys, schema
-from .context import RequestContext
-from .profile import Profile, profile_from_payload
-from .session import Session, SessionKeys, advance, cookie_value, load, new_session
-from .signals import Signals
+from intentedge.contract import keys, schema
+from intentedge.context import RequestContext
+from intentedge.profile import Profile, profile_from_payload
+from intentedge.session import Session, SessionKeys, advance, cookie_value, load, new_session
+from intentedge.signals import Signals
 
 
 def returning_session(cookie_header: str, session_keys: SessionKeys, now: float) -> Session | None:

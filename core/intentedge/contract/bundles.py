@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from . import keys, schema
-from .config import Bundle, compile_bundle
-from .errors import SchemaError
+from intentedge.contract import keys, schema
+from intentedge.contract.config import Bundle, compile_bundle
+from intentedge.errors import SchemaError
 
 
 def publication(config: dict, *, written_at: int, producer: str) -> list[tuple[str, bytes]]:

@@ -1,0 +1,1 @@
+"""Caching policy: the base-page cache and the isolate's metadata cache."""

@@ -1,0 +1,1 @@
+"""The config/KV contract: the config compiler, the versioned schema, bundles and KV keys."""
