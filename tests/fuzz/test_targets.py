@@ -1,4 +1,4 @@
-"""The fuzz targets of fuzz/targets.py, a few hundred derandomized inputs each, so every test run tries them.
+"""The fuzz targets of fuzz/targets/, a few hundred derandomized inputs each, so every test run tries them.
 
 `python -m fuzz.run` runs the same targets with 100,000 random inputs each.
 """
