@@ -12,8 +12,6 @@ _CF_FIELDS = ("country", "region", "city", "timezone")
 _HOUR_MS = 3_600_000
 _DAY_MS = 24 * _HOUR_MS
 _from_entries = Object.fromEntries
-# timezone -> (UTC offset in ms, valid until): one Intl call per timezone and hour per isolate.
-_offsets: dict[str, tuple[float, float]] = {}
 
 
 def to_js_object(values: dict):
@@ -50,10 +48,11 @@ def headers_from_js(headers, names) -> dict[str, str]:
     return values
 
 
-def request_data_from_js(request, method: str, headers: dict[str, str], now_ms: float) -> RequestData:
-    """What core needs of the request; `headers` from all_headers."""
+def request_data_from_js(request, method: str, headers: dict[str, str], now_ms: float,
+                         offsets: dict[str, tuple[float, float]]) -> RequestData:
+    """What core needs of the request; `headers` from all_headers, `offsets` the isolate's (local_time)."""
     cf = cf_from_js(request.cf)
-    hour, weekday = local_time(cf.get("timezone"), now_ms)
+    hour, weekday = local_time(cf.get("timezone"), now_ms, offsets)
     return RequestData(url=request.url, method=method, headers=headers, cf=cf, now=now_ms / 1000.0,
                        local_hour=hour, local_weekday=weekday)
 
@@ -73,18 +72,20 @@ def cf_from_js(cf) -> dict:
     return values
 
 
-def local_time(timezone: str | None, now_ms: float) -> tuple[int | None, int | None]:
+def local_time(timezone: str | None, now_ms: float,
+               offsets: dict[str, tuple[float, float]]) -> tuple[int | None, int | None]:
     """(hour, weekday: 0 = Monday) in `timezone`. The Worker's Python has no timezone database,
-    so the offset comes from JS Intl, cached until the next full hour (when offsets change)."""
+    so the offset comes from JS Intl, cached in `offsets` (timezone -> (UTC offset in ms, valid
+    until)) until the next full hour, when offsets change: one Intl call per timezone and hour."""
     if not timezone:
         return None, None
-    cached = _offsets.get(timezone)
+    cached = offsets.get(timezone)
     if cached is None or now_ms >= cached[1]:
         try:
             offset = _utc_offset_ms(timezone, now_ms)
         except Exception:  # an unknown timezone name
             return None, None
-        cached = _offsets[timezone] = (offset, (now_ms // _HOUR_MS + 1) * _HOUR_MS)
+        cached = offsets[timezone] = (offset, (now_ms // _HOUR_MS + 1) * _HOUR_MS)
     local_ms = now_ms + cached[0]
     return int(local_ms // _HOUR_MS % 24), int((local_ms // _DAY_MS + 3) % 7)   # 1970-01-01 was a Thursday
 

@@ -1,6 +1,6 @@
 """Intent metadata from KV: the config bundle (pointer, then the content-addressed bundle,
 compiled once per isolate) and visitor profiles, cached in the isolate with
-stale-while-revalidate and stale-if-error (core/metadata_cache.py).
+stale-while-revalidate and stale-if-error (core/intentedge/caching/metadata.py).
 
 A fresh entry costs no KV read; a stale one is served at once and refreshed through
 `ctx.waitUntil`, one refresh per key in flight; a miss is a blocking read; a failed
@@ -26,12 +26,6 @@ from settings import Settings
 
 # The shortest edge cache TTL KV accepts; our own cache in front of it decides freshness.
 KV_CACHE_TTL = 60
-
-_compiled = CompiledBundles()
-_cache = MetadataCache()
-# The policies of the newest bundle seen (the pointer's own policy comes from the bundle it names).
-_policies = {"config": DEFAULT_CONFIG_CACHE, "profile": DEFAULT_PROFILE_CACHE}
-_newest: dict = {"login_cookie": None, "events_path": None, "read": False}
 
 
 class MissingConfig(Exception):
@@ -79,117 +73,115 @@ class Timing:
         self.ms = 0.0
 
 
-async def read_bundle(settings: Settings, ctx, timing: Timing) -> Bundle:
-    """The current bundle; raises when there is none or it cannot be read (the caller fails open)."""
-    started = Date.now()
-    key, timing.state = await _cached(settings, ctx, CONFIG_POINTER, pointer_target, "config")
-    if key is None:
-        raise MissingConfig(f"no {CONFIG_POINTER} key in KV: publish a config first")
-    bundle = _compiled.get(key)
-    if bundle is None:
-        data = await _read(settings, key)
+class Metadata:
+    """This isolate's intent metadata: compiled bundles, the SWR cache of KV values, and what the
+    newest bundle says about requests that come before any read (the login cookie, the events path)."""
+
+    def __init__(self):
+        self.compiled = CompiledBundles()
+        self.cache = MetadataCache()
+        # The policies of the newest bundle seen (the pointer's own policy comes from the bundle it names).
+        self.policies = {"config": DEFAULT_CONFIG_CACHE, "profile": DEFAULT_PROFILE_CACHE}
+        self.read_once = False           # whether this isolate has read a bundle
+        self.login_cookie: str | None = None
+        self.events_path: str | None = None
+
+    async def read_bundle(self, settings: Settings, ctx, timing: Timing) -> Bundle:
+        """The current bundle; raises when there is none or it cannot be read (the caller fails open)."""
+        started = Date.now()
+        key, timing.state = await self._cached(settings, ctx, CONFIG_POINTER, pointer_target, "config")
+        if key is None:
+            raise MissingConfig(f"no {CONFIG_POINTER} key in KV: publish a config first")
+        bundle = self.compiled.get(key)
+        if bundle is None:
+            data = await _read(settings, key)
+            if data is None:
+                raise MissingConfig(f"{CONFIG_POINTER} names {key}, which is not in KV")
+            bundle = bundle_from_bytes(data, source=key)
+            for problem in bundle.problems:
+                console.error(log_line("bundle_problem", key=key, item=problem.item, reason=problem.reason))
+            self.compiled.put(key, bundle)
+            self.policies.update(config=bundle.config_cache, profile=bundle.profile_cache)
+            # the pointer was cached under the previous bundle's policy: from now on, this one's
+            self.cache.store(CONFIG_POINTER, key, Date.now() / 1000, size=len(key), policy=bundle.config_cache)
+        self._remember(bundle)
+        timing.ms = Date.now() - started
+        return bundle
+
+    def fresh_bundle(self, settings: Settings, timing: Timing, now: float) -> Bundle | None:
+        """The current bundle when the isolate's cache holds it fresh, else None (then read_bundle):
+        the warm path, with no KV read and no task to schedule."""
+        if not settings.caching:
+            return None
+        key = self.cache.lookup(CONFIG_POINTER, now)
+        bundle = self.compiled.get(key.value) if key.state is State.FRESH else None
+        if bundle is not None:
+            self._remember(bundle)   # as read_bundle does: the pointer may have moved
+            timing.state, timing.ms = CacheStatus.HIT, 0.0
+        return bundle
+
+    def fresh_profile(self, settings: Settings, key: str, now: float) -> tuple[bool, Profile | None]:
+        """(True, the profile or None for a known absence) when the isolate's cache holds it fresh."""
+        if not settings.caching:
+            return False, None
+        hit = self.cache.lookup(key, now)
+        return (True, hit.value) if hit.state is State.FRESH else (False, None)
+
+    async def read_profile(self, settings: Settings, ctx, key: str) -> Profile | None:
+        """The visitor's profile, or None when there is none or it cannot be read (logged)."""
+        try:
+            profile, _ = await self._cached(settings, ctx, key, profile_from_bytes, "profile")
+            return profile
+        except Exception as exc:
+            console.error(log_line("profile_unusable", reason=type(exc).__name__, detail=str(exc)))
+            return None
+
+    def _remember(self, bundle: Bundle) -> None:
+        self.login_cookie = bundle.login_cookie
+        self.events_path = bundle.events.path if bundle.events else None
+        self.read_once = True
+
+    async def _cached(self, settings: Settings, ctx, key: str, decode, kind: str):
+        """(value or None for a missing key, how it was found: HIT, STALE, MISS, ERROR or BYPASS)."""
+        if not settings.caching:
+            data = await _read(settings, key)
+            return (decode(data) if data is not None else None), CacheStatus.BYPASS
+        now = Date.now() / 1000
+        hit = self.cache.lookup(key, now)
+        if hit.state is State.FRESH:
+            return hit.value, CacheStatus.HIT
+        if hit.state is State.STALE:
+            if self.cache.begin_refresh(key, now):
+                run_in_background(ctx, self._refresh(settings, key, decode, kind))
+            return hit.value, CacheStatus.STALE
+        try:
+            return self._store(key, await _read(settings, key), decode, kind), CacheStatus.MISS
+        except Exception as exc:
+            fallback = self.cache.failed(key, Date.now() / 1000)
+            if fallback.state is State.MISS:
+                raise
+            console.error(log_line("kv_stale_on_error", key=_loggable(key), reason=type(exc).__name__))
+            return fallback.value, CacheStatus.ERROR
+
+    async def _refresh(self, settings: Settings, key: str, decode, kind: str) -> None:
+        try:
+            self._store(key, await _read(settings, key), decode, kind)
+        except Exception as exc:
+            self.cache.failed(key, Date.now() / 1000)
+            console.error(log_line("kv_refresh_failed", key=_loggable(key), reason=type(exc).__name__,
+                                   detail=str(exc)))
+        finally:
+            self.cache.end_refresh(key)
+
+    def _store(self, key: str, data: bytes | None, decode, kind: str):
+        now = Date.now() / 1000
+        policy = self.policies[kind]
         if data is None:
-            raise MissingConfig(f"{CONFIG_POINTER} names {key}, which is not in KV")
-        bundle = bundle_from_bytes(data, source=key)
-        for problem in bundle.problems:
-            console.error(log_line("bundle_problem", key=key, item=problem.item, reason=problem.reason))
-        _compiled.put(key, bundle)
-        _policies.update(config=bundle.config_cache, profile=bundle.profile_cache)
-        # the pointer was cached under the previous bundle's policy: from now on, this one's
-        _cache.store(CONFIG_POINTER, key, Date.now() / 1000, size=len(key), policy=bundle.config_cache)
-    _remember(bundle)
-    timing.ms = Date.now() - started
-    return bundle
-
-
-def fresh_bundle(settings: Settings, timing: Timing, now: float) -> Bundle | None:
-    """The current bundle when the isolate's cache holds it fresh, else None (then read_bundle):
-    the warm path, with no KV read and no task to schedule."""
-    if not settings.caching:
-        return None
-    key = _cache.lookup(CONFIG_POINTER, now)
-    bundle = _compiled.get(key.value) if key.state is State.FRESH else None
-    if bundle is not None:
-        _remember(bundle)   # as read_bundle does: the pointer may have moved
-        timing.state, timing.ms = CacheStatus.HIT, 0.0
-    return bundle
-
-
-def fresh_profile(settings: Settings, key: str, now: float) -> tuple[bool, Profile | None]:
-    """(True, the profile or None for a known absence) when the isolate's cache holds it fresh."""
-    if not settings.caching:
-        return False, None
-    hit = _cache.lookup(key, now)
-    return (True, hit.value) if hit.state is State.FRESH else (False, None)
-
-
-async def read_profile(settings: Settings, ctx, key: str) -> Profile | None:
-    """The visitor's profile, or None when there is none or it cannot be read (logged)."""
-    try:
-        profile, _ = await _cached(settings, ctx, key, profile_from_bytes, "profile")
-        return profile
-    except Exception as exc:
-        console.error(log_line("profile_unusable", reason=type(exc).__name__, detail=str(exc)))
-        return None
-
-
-def _remember(bundle: Bundle) -> None:
-    _newest.update(login_cookie=bundle.login_cookie, events_path=bundle.events.path if bundle.events else None,
-                   read=True)
-
-
-def known_events_path() -> tuple[bool, str | None]:
-    """(whether this isolate has read a bundle, the events path the newest one names)."""
-    return _newest["read"], _newest["events_path"]
-
-
-def known_login_cookie() -> str | None:
-    """The site's login cookie as the newest bundle read in this isolate names it (None before one)."""
-    return _newest["login_cookie"]
-
-
-async def _cached(settings: Settings, ctx, key: str, decode, kind: str):
-    """(value or None for a missing key, how it was found: HIT, STALE, MISS, ERROR or BYPASS)."""
-    if not settings.caching:
-        data = await _read(settings, key)
-        return (decode(data) if data is not None else None), CacheStatus.BYPASS
-    now = Date.now() / 1000
-    hit = _cache.lookup(key, now)
-    if hit.state is State.FRESH:
-        return hit.value, CacheStatus.HIT
-    if hit.state is State.STALE:
-        if _cache.begin_refresh(key, now):
-            run_in_background(ctx, _refresh(settings, key, decode, kind))
-        return hit.value, CacheStatus.STALE
-    try:
-        return _store(key, await _read(settings, key), decode, kind), CacheStatus.MISS
-    except Exception as exc:
-        fallback = _cache.failed(key, Date.now() / 1000)
-        if fallback.state is State.MISS:
-            raise
-        console.error(log_line("kv_stale_on_error", key=_loggable(key), reason=type(exc).__name__))
-        return fallback.value, CacheStatus.ERROR
-
-
-async def _refresh(settings: Settings, key: str, decode, kind: str) -> None:
-    try:
-        _store(key, await _read(settings, key), decode, kind)
-    except Exception as exc:
-        _cache.failed(key, Date.now() / 1000)
-        console.error(log_line("kv_refresh_failed", key=_loggable(key), reason=type(exc).__name__, detail=str(exc)))
-    finally:
-        _cache.end_refresh(key)
-
-
-def _store(key: str, data: bytes | None, decode, kind: str):
-    now = Date.now() / 1000
-    policy = _policies[kind]
-    if data is None:
-        _cache.store_missing(key, now, policy=policy)
-        return None
-    value = decode(data)   # an undecodable value raises before anything is cached
-    _cache.store(key, value, now, size=len(data), policy=policy)
-    return value
+            self.cache.store_missing(key, now, policy=policy)
+            return None
+        value = decode(data)   # an undecodable value raises before anything is cached
+        self.cache.store(key, value, now, size=len(data), policy=policy)
+        return value
 
 
 async def _read(settings: Settings, key: str) -> bytes | None:

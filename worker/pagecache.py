@@ -1,7 +1,7 @@
 """The base-page cache: the origin's unpersonalized HTML in the Cache API, with the
 stale-while-revalidate and stale-if-error the Cache API itself ignores.
 
-Decisions live in core/cache_policy.py; this module only talks to `caches.default`
+Decisions live in core/intentedge/caching/pages.py; this module only talks to `caches.default`
 and the origin. Personalization runs after it, per request, so one stored page
 serves every visitor. What the origin does not mark as shareable (`private`,
 `no-store`, `Set-Cookie`, a `Vary` beyond Accept-Encoding, no max-age) is never stored.
@@ -15,6 +15,7 @@ from intentedge.caching.pages import (STORED_HEADER, CacheStatus, PageState, pag
                                      stored_policy, usable_on_error)
 
 from background import run_in_background
+from isolate import ISOLATE
 from jsconvert import all_headers, headers_from_js, optional_str, to_js_object
 
 # The origin's own Cache-Control, kept on the stored copy (whose Cache-Control is ours).
@@ -22,7 +23,6 @@ ORIGIN_CACHE_CONTROL = "x-intentedge-origin-cache-control"
 _POLICY_HEADERS = ("cache-control", "set-cookie", "vary", "age", "etag", "last-modified")
 # What described the origin's encoded body; the stored copy holds the decoded one.
 _ENCODING_HEADERS = ("content-encoding", "content-length")
-_revalidating: set[str] = set()   # keys with a background revalidation in flight in this isolate
 
 
 class PageResult:
@@ -52,8 +52,8 @@ async def cached_page(key: str, fetch_origin, upstream_url: str, ctx) -> PageRes
     if state is PageState.FRESH:
         return PageResult(_as_served(stored, stored_headers), CacheStatus.HIT, Date.now() - started)
     if state is PageState.STALE:
-        if key not in _revalidating:
-            _revalidating.add(key)
+        if key not in ISOLATE.revalidating:
+            ISOLATE.revalidating.add(key)
             run_in_background(ctx, _revalidate_later(key, policy, upstream_url))
         return PageResult(_as_served(stored, stored_headers), CacheStatus.STALE, Date.now() - started)
     return await _revalidate_now(key, stored, stored_headers, stored_at, policy, fetch_origin, upstream_url, ctx,
@@ -89,8 +89,8 @@ def _fill_later(key: str, response, upstream_url: str, ctx) -> None:
     body (X-Forwarded-Host, a login), which the key leaves out, and would poison the page for all."""
     if not _is_html(response) or page_policy(response.status, headers_from_js(response.headers, _POLICY_HEADERS)) is None:
         return
-    if key not in _revalidating:
-        _revalidating.add(key)
+    if key not in ISOLATE.revalidating:
+        ISOLATE.revalidating.add(key)
         run_in_background(ctx, _revalidate_later(key, None, upstream_url))
 
 
@@ -117,7 +117,7 @@ async def _revalidate_later(key, policy, upstream_url) -> None:
     except Exception as exc:
         console.error(log_line("revalidate_failed", key=key, error=repr(exc)))
     finally:
-        _revalidating.discard(key)
+        ISOLATE.revalidating.discard(key)
 
 
 def _store(key: str, response, *, drop_unstorable: bool = False):

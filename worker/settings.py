@@ -1,9 +1,4 @@
-"""The Worker's vars and secrets, read from `env` once per isolate.
-
-Every read of `env` is a call across the JS boundary; the runtime hands each request of an
-isolate the same `env` object, so its values are read and parsed on the first request and
-again only if a request comes with another `env`.
-"""
+"""The Worker's vars and secrets, read from `env` (once per isolate: worker/isolate.py)."""
 
 from dataclasses import dataclass
 
@@ -33,19 +28,7 @@ class Settings:
     events_sink_token: str | None     # EVENTS_SINK_TOKEN
 
 
-_current: list = []   # [(env, Settings)]: at most one
-
-
-def settings(env) -> Settings:
-    """This isolate's settings (one JS call to compare `env` once they are read)."""
-    if _current and _current[0][0] == env:
-        return _current[0][1]
-    read = _read(env)
-    _current[:] = [(env, read)]
-    return read
-
-
-def _read(env) -> Settings:
+def read_settings(env) -> Settings:
     caching = _var(env, "CACHE") != "off"
     return Settings(
         kv=getattr(env, KV_BINDING, None),

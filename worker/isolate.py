@@ -1,0 +1,47 @@
+"""Everything the Worker keeps between requests, in one object: `ISOLATE`.
+
+Module-level state lives as long as the isolate; keeping all of it here shows at a glance what
+a request can find from an earlier one. Nothing random or I/O happens at import time.
+"""
+
+from intentedge.events.outbox import Outbox
+from intentedge.events.rate_limit import RateLimiter
+
+from metadata import Metadata
+from settings import Settings, read_settings
+
+
+class Isolate:
+    def __init__(self):
+        self._env = None
+        self._settings: Settings | None = None
+        self.metadata = Metadata()                 # bundles, profiles, what the newest bundle says
+        self.revalidating: set[str] = set()        # base-page cache keys with a revalidation in flight
+        self.outbox = Outbox()                     # accepted event lines waiting for the sink
+        self.limiters: dict[int, RateLimiter] = {} # events per visitor, by rate (a config change makes a new one)
+        self.warned: set[str] = set()              # one-time log lines already written
+        self.timezone_offsets: dict[str, tuple[float, float]] = {}   # jsconvert.local_time's
+
+    def settings(self, env) -> Settings:
+        """The vars and secrets, read on the first request and again only for another `env`: every
+        read of `env` crosses the JS boundary, and the runtime hands each request the same object
+        (one JS call to compare it)."""
+        if self._settings is None or not self._env == env:
+            self._settings, self._env = read_settings(env), env
+        return self._settings
+
+    def limiter(self, per_minute: int) -> RateLimiter:
+        limiter = self.limiters.get(per_minute)
+        if limiter is None:
+            limiter = self.limiters[per_minute] = RateLimiter(per_minute)
+        return limiter
+
+    def warn_once(self, what: str) -> bool:
+        """True the first time `what` is asked about in this isolate."""
+        if what in self.warned:
+            return False
+        self.warned.add(what)
+        return True
+
+
+ISOLATE = Isolate()
