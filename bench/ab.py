@@ -5,21 +5,20 @@
 
 On a shared 2-core machine, requests/s moves by 10 % and more between runs of the same build, so
 a change worth 5 % cannot be seen in `make bench`. Here both builds serve the bench visitor
-(compare.py's setup: nginx, demo/config.toml in local KV, the signed cookie) under load at the
-same time, so whatever else the machine does slows both alike, and what is compared is the CPU
+(bench/harness/: nginx, demo/config.toml in local KV, the signed cookie) under load at the same
+time, so whatever else the machine does slows both alike, and what is compared is the CPU
 time workerd spent per request (psutil, user + system), not requests/s. The builds run twice,
 started in both orders: the first-started workerd measured a few % slower than an identical
 second one. Prints each build's median CPU per request and the ratio tree / base of each round
 (both builds measured over the same seconds), with its median and quartiles, then each build's
 time to first byte without load (sequential requests, the builds in turn). `--origin-delay-ms`
-puts a slow Python origin (bench/edge_cache.py's) in place of nginx, for latency: use it with
+puts a slow Python origin (bench/harness/origins.py) in place of nginx, for latency: use it with
 `--rounds 0`. No assertions.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import statistics
 import subprocess
@@ -28,10 +27,12 @@ import tempfile
 from pathlib import Path
 
 from intentedge_jobs.build_worker import build
+from intentedge_jobs.paths import ROOT
 
-from common import ROOT, ensure_debian, origin_page
-from compare import PAGES, Launcher, Nginx, Running, Subject, get, launch
-from edge_cache import Origin
+from harness.debian import ensure_debian
+from harness.load import load_all
+from harness.origins import PAGES, Nginx, Origin, origin_page
+from harness.workers import Launcher, Running, Subject, get, launch
 
 
 def main() -> None:
@@ -135,30 +136,6 @@ def _session(launcher: Launcher, wrk: str, builds: dict[str, Path], args):
     finally:
         for subject in running.values():
             subject.server.stop()
-
-
-def load_all(wrk: str, running: dict[str, Running], page: str, seconds: int) -> dict[str, float]:
-    """wrk -c2 on every subject at once; each one's workerd CPU microseconds per request."""
-    before = {name: _cpu_seconds(subject) for name, subject in running.items()}
-    loads = {name: subprocess.Popen([wrk, "-t1", "-c2", f"-d{seconds}s", *_header_args(subject.headers),
-                                     f"{subject.url}/{page}/"], stdout=subprocess.PIPE, text=True)
-             for name, subject in running.items()}
-    outputs = {name: load.communicate()[0] for name, load in loads.items()}
-    per_request = {}
-    for name, subject in running.items():
-        requests = re.search(r"(\d+) requests in", outputs[name])
-        if requests is None or int(requests.group(1)) == 0 or "Non-2xx" in outputs[name]:
-            raise SystemExit(f"{name}: wrk failed:\n{outputs[name]}")
-        per_request[name] = (_cpu_seconds(subject) - before[name]) / int(requests.group(1)) * 1e6
-    return per_request
-
-
-def _cpu_seconds(subject: Running) -> float:
-    return sum(sum(process.cpu_times()[:2]) for process in subject.workerd())
-
-
-def _header_args(headers: dict[str, str]) -> list[str]:
-    return [argument for name, value in headers.items() for argument in ("-H", f"{name}: {value}")]
 
 
 if __name__ == "__main__":

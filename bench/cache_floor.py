@@ -19,9 +19,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ab import load_all
-from common import ensure_debian, origin_page
-from compare import PAGES, Launcher, Nginx, Subject, get, launch
+from harness.debian import ensure_debian
+from harness.load import load_all
+from harness.origins import PAGES, Nginx, origin_page
+from harness.workers import Launcher, Subject, get, launch
 
 SUBJECTS = {"JS pass-through": Subject("js-pass", "JS pass-through", "js", "js_passthrough.mjs"),
             "JS cache hit": Subject("js-cache", "JS cache hit", "js", "js_cache_hit.mjs"),

@@ -8,8 +8,8 @@ Builds the Worker tree (build/worker), starts a local origin that counts its hit
 max-age=60, stale-while-revalidate=600` and an ETag; 304 on a matching
 If-None-Match), seeds a private local KV with demo/config.toml through
 `intentedge publish --local --persist-to`, and runs two Worker instances under
-miniflare directly (jobs/run_worker.mjs; no `wrangler dev` proxy): one with both
-caches on, one with CACHE="off". Each gets its own copy of the seeded KV and its
+miniflare directly (jobs/intentedge_jobs/run_worker.mjs; no `wrangler dev` proxy): one with
+both caches on, one with CACHE="off". Each gets its own copy of the seeded KV and its
 own in-memory Cache API.
 
 Load: wrk (installed with apt-get when missing) at a fixed concurrency, no cookie
@@ -35,85 +35,20 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from intentedge_jobs.build_worker import build
 from intentedge_jobs.devserver import Server, start_miniflare
+from intentedge_jobs.paths import ROOT
 
-from common import (PROFILE_SALT, ROOT, SESSION_KEYS, WRK_SCRIPT, ensure_debian, origin_page, run_wrk,
-                    seed_kv)
+from harness.debian import ensure_debian
+from harness.load import WRK_SCRIPT, errors, rps, run_wrk
+from harness.origins import Origin, origin_page
+from harness.workers import PROFILE_SALT, SESSION_KEYS, seed_kv
 
-CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=600"
 MODES = ("warm", "off")
-
-
-# --- the origin -----------------------------------------------------------------------------
-
-class Origin:
-    """A fast, counting origin on 127.0.0.1: the same page for every GET/HEAD path."""
-
-    def __init__(self, page: bytes, delay: float = 0.0):
-        etag = f'"bench-{len(page)}-1"'
-        common = (f"Content-Type: text/html; charset=utf-8\r\nCache-Control: {CACHE_CONTROL}\r\n"
-                  f"ETag: {etag}\r\n")
-        # Whole responses, prebuilt: one write per request keeps the origin off the critical path.
-        self.full = (f"HTTP/1.1 200 OK\r\n{common}Content-Length: {len(page)}\r\n\r\n").encode() + page
-        self.head = self.full[:-len(page)]
-        self.not_modified = f"HTTP/1.1 304 Not Modified\r\n{common}\r\n".encode()
-        self.etag = etag
-        self.lock = threading.Lock()
-        self.hits = 0
-        self.revalidations = 0   # conditional requests answered 304
-        origin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def do_GET(self):
-                self._answer(head_only=False)
-
-            def do_HEAD(self):
-                self._answer(head_only=True)
-
-            def _answer(self, head_only: bool):
-                matched = self.headers.get("if-none-match") == origin.etag
-                if delay:
-                    time.sleep(delay)   # a distant origin's round trip and think time
-                with origin.lock:
-                    origin.hits += 1
-                    origin.revalidations += matched
-                self.wfile.write(origin.not_modified if matched else origin.head if head_only else origin.full)
-
-            def log_message(self, *args):
-                pass
-
-        class QuietServer(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address):
-                if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-                    super().handle_error(request, client_address)   # a client hanging up is not news
-
-        self.server = QuietServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, name="origin", daemon=True)
-
-    def start(self) -> "Origin":
-        self.thread.start()
-        return self
-
-    def counts(self) -> tuple[int, int]:
-        with self.lock:
-            return self.hits, self.revalidations
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # --- the Worker under miniflare --------------------------------------------------------------
@@ -137,21 +72,19 @@ def probe(url: str) -> dict:
                 "personalized": b'data-pz-rule="' in body}
 
 
-# --- load -------------------------------------------------------------------------------------
-
 # --- report -----------------------------------------------------------------------------------
 
 def summarize(runs: list[dict]) -> dict:
     return {
-        "rps": statistics.median(run["requests"] / (run["duration_us"] / 1e6) for run in runs),
+        "rps": statistics.median(rps(run) for run in runs),
         "p50_ms": statistics.median(run["p50_us"] for run in runs) / 1000,
         "p99_ms": statistics.median(run["p99_us"] for run in runs) / 1000,
         "hits_per_1000": 1000 * sum(run["origin_hits"] for run in runs) / max(1, sum(run["requests"] for run in runs)),
         "requests": sum(run["requests"] for run in runs),
         "origin_hits": sum(run["origin_hits"] for run in runs),
         "revalidations": sum(run["revalidations"] for run in runs),
-        "errors": sum(run["connect"] + run["read"] + run["write"] + run["status"] + run["timeout"] for run in runs),
-        "per_round": [round(run["requests"] / (run["duration_us"] / 1e6)) for run in runs],
+        "errors": sum(errors(run) for run in runs),
+        "per_round": [round(rps(run)) for run in runs],
     }
 
 
@@ -242,7 +175,7 @@ def main() -> None:
                 after = origin.counts()
                 run["origin_hits"], run["revalidations"] = after[0] - before[0], after[1] - before[1]
                 runs[mode].append(run)
-                print(f"round {round_no + 1} {mode}: {run['requests'] / (run['duration_us'] / 1e6):,.0f} req/s, "
+                print(f"round {round_no + 1} {mode}: {rps(run):,.0f} req/s, "
                       f"p50 {run['p50_us'] / 1000:.2f} ms, p99 {run['p99_us'] / 1000:.2f} ms, "
                       f"origin hits {run['origin_hits']} / {run['requests']} requests", file=sys.stderr)
         results = {mode: summarize(runs[mode]) for mode in MODES}

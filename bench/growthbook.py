@@ -3,10 +3,12 @@
     .venv/bin/python bench/growthbook.py --check [--inject-sdk]
 
 `prepare(work, origin_url, selector, fragment_html)` installs bench/growthbook (its own npm project,
-`npm ci`), bundles bench/growthbook/worker.js (the app's documented entry: `handleRequest(request,
-env)`) with esbuild into one ES module in `work/`, and returns the jobs/run_worker.mjs options for
-`start_miniflare(..., extra=...)` plus a "bindings" dict (the app's env vars). It runs on workerd with
-compatibility date 2024-07-25 and no compatibility flag (no nodejs_compat needed).
+`npm ci`), bundles bench/growthbook/worker.js (a Worker whose fetch hands every request to the app's
+`handleRequest(request, env)`) with esbuild into one ES module in `work/`, and returns the
+jobs/intentedge_jobs/run_worker.mjs options for `start_miniflare(..., extra=...)` plus a
+"bindings" dict (the app's env vars); bench/harness/workers.py calls it to start the growthbook
+subject. It runs on workerd with compatibility date 2024-07-25 and no compatibility flag (no
+nodejs_compat needed).
 
 Configuration: the app reads its SDK payload from KV (binding KV_GB_PAYLOAD, key "gb_payload", which
 `init()` reads on every request), so nothing is fetched from GrowthBook's API; GROWTHBOOK_API_HOST

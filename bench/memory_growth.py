@@ -5,9 +5,9 @@
                                             [--concurrency 4] [--page-kb 100] [--path /]
 
 Builds the Worker tree (unless --no-build or --root names another folder), starts the
-bench origin (bench/edge_cache.py's ~100 KB page), seeds a private local KV, runs the
-Worker under miniflare directly (jobs/run_worker.mjs), warms it up with wrk, then runs
-wrk in chunks of --chunk-seconds until at least --requests more were served (no cookie:
+bench origin (bench/harness/origins.py's ~100 KB page), seeds a private local KV, runs the
+Worker under miniflare directly (jobs/intentedge_jobs/run_worker.mjs), warms it up with wrk,
+then runs wrk in chunks of --chunk-seconds until at least --requests more were served (no cookie:
 every response personalized), reading the workerd process's VmRSS after each chunk. Prints the RSS series, the
 least-squares slope in KB/request, and requests/s per chunk. No assertions.
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,20 +29,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import PROFILE_SALT, ROOT, SESSION_KEYS, ensure_debian, origin_page, seed_kv  # noqa: E402
-from edge_cache import Origin  # noqa: E402
+from harness.debian import ensure_debian  # noqa: E402
+from harness.load import WRK_SCRIPT, errors, rps, run_wrk  # noqa: E402
+from harness.origins import Origin, origin_page  # noqa: E402
+from harness.workers import PROFILE_SALT, SESSION_KEYS, seed_kv  # noqa: E402
 from intentedge_jobs.build_worker import OUT, build  # noqa: E402
-from intentedge_jobs.devserver import Server, ServerError, free_port  # noqa: E402
+from intentedge_jobs.devserver import RUN_WORKER, Server, ServerError, free_port  # noqa: E402
+from intentedge_jobs.paths import ROOT  # noqa: E402
 from intentedge_jobs.wranglerkv import wrangler_env  # noqa: E402
-
-# wrk prints this line from its `done` callback.
-WRK_SCRIPT = r"""
-done = function(summary, latency, requests)
-  io.write(string.format("WRKJSON {\"requests\":%d,\"duration_us\":%d,\"errors\":%d}\n", summary.requests,
-    summary.duration, summary.errors.connect + summary.errors.read + summary.errors.write +
-    summary.errors.status + summary.errors.timeout))
-end
-"""
 
 
 def workerd_pid(leader: int) -> int:
@@ -68,15 +61,6 @@ def rss_kb(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-def run_wrk(wrk: str, script: Path, url: str, seconds: int, connections: int) -> dict:
-    done = subprocess.run([wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script),
-                           url], capture_output=True, text=True, timeout=seconds + 60)
-    for line in done.stdout.splitlines():
-        if line.startswith("WRKJSON "):
-            return json.loads(line[len("WRKJSON "):])
-    raise RuntimeError(f"wrk printed no summary (exit {done.returncode}):\n{done.stdout}{done.stderr}")
-
-
 def slope(xs: list[float], ys: list[float]) -> float:
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
@@ -95,7 +79,7 @@ def main() -> None:
     parser.add_argument("--path", default="/")
     parser.add_argument("--label", default="", help="printed with the result")
     parser.add_argument("--entry", default="entry.py", help="the entry module under --root")
-    parser.add_argument("--runner", type=Path, default=ROOT / "jobs" / "run_worker.mjs",
+    parser.add_argument("--runner", type=Path, default=RUN_WORKER,
                         help="a run_worker.mjs variant (e.g. one that also loads .mjs modules)")
     args = parser.parse_args()
     if not (100 <= args.requests <= 200_000 and 1 <= args.chunk_seconds <= 60 and 0 <= args.warmup_seconds <= 60
@@ -107,7 +91,7 @@ def main() -> None:
 
     wrk = ensure_debian("wrk")
     tmp = Path(tempfile.mkdtemp(prefix="intentedge-memory-"))
-    script = tmp / "limit.lua"
+    script = tmp / "report.lua"
     script.write_text(WRK_SCRIPT)
     origin = Origin(origin_page(args.page_kb * 1000)).start()
     server = None
@@ -133,16 +117,16 @@ def main() -> None:
         pid = workerd_pid(server.process.pid)
         urllib.request.urlopen(url, timeout=30).read()   # Pyodide start-up
         if args.warmup_seconds:
-            run_wrk(wrk, script, url, args.warmup_seconds, args.concurrency)
+            run_wrk(wrk, script, url, seconds=args.warmup_seconds, connections=args.concurrency, threads=1)
         xs, ys = [0], [rss_kb(pid)]
         print(f"{args.label} mode={args.mode} root={root} workerd pid {pid}: after warm-up RSS {ys[0] / 1024:.1f} MB",
               file=sys.stderr)
-        sent, rates, errors = 0, [], 0
+        sent, rates, failed = 0, [], 0
         while sent < args.requests:
-            run = run_wrk(wrk, script, url, args.chunk_seconds, args.concurrency)
+            run = run_wrk(wrk, script, url, seconds=args.chunk_seconds, connections=args.concurrency, threads=1)
             sent += run["requests"]
-            errors += run["errors"]
-            rates.append(run["requests"] / (run["duration_us"] / 1e6))
+            failed += errors(run)
+            rates.append(rps(run))
             xs.append(sent)
             ys.append(rss_kb(pid))
             print(f"  {sent:>7,} requests  RSS {ys[-1] / 1024:7.1f} MB  {rates[-1]:6.0f} req/s", file=sys.stderr)
@@ -154,7 +138,7 @@ def main() -> None:
         late = f", {slope(xs[1:], ys[1:]):.2f} after the first chunk" if len(xs) > 3 else ""
         print(f"{args.label or root.name}: {kb:.2f} KB/request{late} (least squares over {sent:,} requests), "
               f"RSS {ys[0] / 1024:.1f} -> {ys[-1] / 1024:.1f} MB, req/s {rates[0]:.0f} -> {rates[-1]:.0f}, "
-              f"errors {errors}, last response personalized: {personalized}" + (f", {debug}" if debug else ""))
+              f"errors {failed}, last response personalized: {personalized}" + (f", {debug}" if debug else ""))
     finally:
         if server is not None:
             server.stop()
