@@ -26,7 +26,8 @@ fresh starts), then rounds of wrk (-t1, fixed concurrency) that interleave subje
 requests/s, p50 and p99 latency (medians over rounds); then sequential requests for time to
 first byte (response headers) and to the last byte; workerd's resident memory sampled every
 0.2 s (peak). Writes results.md, results.json and chart.png to --out and prints the table.
-No assertions: the goals are checked and reported, not enforced.
+No assertions: the goals are checked and reported, not enforced. docs/performance.md holds the
+method and the results.
 """
 
 from __future__ import annotations
