@@ -59,7 +59,8 @@ async def _page_request(request, method: str, headers: dict[str, str], config: S
     bundle_read, profile_read = _start_reads(config, ctx, visitor, timing, context.data.now)
     page = await _page(request, context.data.url, headers, visitor, config, ctx)
     response = page.response
-    content_type = optional_str(response.headers.get("content-type"))
+    origin_headers = all_headers(response.headers)   # one conversion: the names are needed too
+    content_type = origin_headers.get("content-type")
     if not may_personalize_response(response.status, content_type):
         _discard(bundle_read, profile_read)
         return response
@@ -67,7 +68,8 @@ async def _page_request(request, method: str, headers: dict[str, str], config: S
         bundle = await budget.wait(bundle_read, ctx, "config")
         # a visitor the bundle's [consent] does not let us recognise has no profile read to wait for
         profile = await _within_budget(budget, profile_read, ctx) if visitor.recognised(bundle.consent) else None
-        outcome = page_outcome(context, visitor, bundle, profile, document=_is_document(headers),
+        outcome = page_outcome(context, visitor, bundle, profile, origin_headers=origin_headers,
+                               document=_is_document(headers),
                                timings=[("pz-meta", timing.state, timing.ms), ("pz-page", page.status, page.ms)],
                                random_bytes=os.urandom)
         for line in outcome.problems:

@@ -30,6 +30,11 @@ from intentedge.visitor import Visitor, page_view
 
 # Headers that describe the origin's body, not the personalized one.
 ORIGIN_VALIDATORS = ("etag", "last-modified")
+# Headers that let a shared cache store a response whatever its Cache-Control says, beside every
+# `*-Cache-Control` (RFC 9213's CDN-Cache-Control, Cloudflare-CDN-Cache-Control, each CDN's own):
+# Surrogate-Control (Fastly, Varnish, Akamai), Akamai's Edge-Control, nginx's X-Accel-Expires, and
+# Expires (a freshness lifetime for caches that read no Cache-Control).
+SHARED_STORAGE_HEADERS = frozenset({"surrogate-control", "edge-control", "x-accel-expires", "expires"})
 
 HeaderChange = tuple[str, str, str]   # (operation: "set" | "append" | "delete", lower-case name, value)
 
@@ -45,11 +50,12 @@ class PageOutcome:
 
 
 def page_outcome(context: RequestContext, visitor: Visitor, bundle: Bundle, profile: Profile | None, *,
-                 document: bool, timings: Iterable[tuple[str, CacheStatus, float]],
+                 origin_headers: Iterable[str], document: bool, timings: Iterable[tuple[str, CacheStatus, float]],
                  random_bytes: Callable[[int], bytes]) -> PageOutcome:
     """What the Worker does to this HTML page. `profile` is the visitor's as read from KV (ignored
-    unless they are recognised); `document` says the request is a top-level page (the beacon goes
-    into no iframe or fetched HTML); `timings` are the Server-Timing entries of the reads."""
+    unless they are recognised); `origin_headers` the names of the origin response's headers;
+    `document` says the request is a top-level page (the beacon goes into no iframe or fetched
+    HTML); `timings` are the Server-Timing entries of the reads."""
     now = context.data.now
     keys = visitor.keys
     preview = requested_preview(context.query, keys, now=now) if TOKEN_PARAM in context.query else None
@@ -58,7 +64,8 @@ def page_outcome(context: RequestContext, visitor: Visitor, bundle: Bundle, prof
     decision = decide(bundle, context, session, profile if recognised else None, now=now,
                       logged_in=visitor.logged_in(bundle.login_cookie), preview=preview)
     forget = not recognised and visitor.forgotten(bundle.consent)
-    headers = personal_headers(decision, keys, secure=not context.is_local_http, forget=forget, preview=preview)
+    headers = personal_headers(decision, keys, secure=not context.is_local_http, forget=forget, preview=preview,
+                               origin_headers=origin_headers)
     headers.append(("set", "server-timing", server_timing(timings)))
     problems: list[str] = []
     beacon = (_beacon(bundle, decision, keys, context.path, now, random_bytes, problems)
@@ -68,13 +75,15 @@ def page_outcome(context: RequestContext, visitor: Visitor, bundle: Bundle, prof
 
 
 def personal_headers(decision: Decision, keys: SessionKeys | None, *, secure: bool, forget: bool,
-                     preview: Preview | None) -> list[HeaderChange]:
+                     preview: Preview | None, origin_headers: Iterable[str] = ()) -> list[HeaderChange]:
     """The header changes of a page this visitor's decision touched: one visitor's page must never
-    be stored for another, and the validators of the origin's body do not describe it."""
+    be stored for another (no cache in front of or behind the Worker may keep it, whichever header
+    it reads), and the validators of the origin's body do not describe it."""
     headers: list[HeaderChange] = []
     if decision.choices or decision.session is not None or forget or preview is not None:
         headers += [("set", "cache-control", "private, no-store"), ("append", "vary", "Cookie")]
         headers += [("delete", name, "") for name in ORIGIN_VALIDATORS]
+        headers += [("delete", name, "") for name in dict.fromkeys(origin_headers) if grants_shared_storage(name)]
     if preview is not None:   # a preview shows the trace and leaves the visitor's session as it was
         headers.append(("set", TRACE_HEADER, trace_header(decision.trace)))
     elif decision.session is not None:
@@ -82,6 +91,11 @@ def personal_headers(decision: Decision, keys: SessionKeys | None, *, secure: bo
     elif forget:
         headers.append(("append", "set-cookie", expired_cookie_header(secure=secure)))
     return headers
+
+
+def grants_shared_storage(name: str) -> bool:
+    """Whether a response header (lower-case name) lets some shared cache store the response."""
+    return name.endswith("-cache-control") or name in SHARED_STORAGE_HEADERS
 
 
 def _beacon(bundle: Bundle, decision: Decision, keys: SessionKeys | None, path: str, now: float,

@@ -27,10 +27,11 @@ def cookie_of(session) -> str:
     return f"{COOKIE_NAME}={dump(session, KEYS)}"
 
 
-def outcome(path="/", *, headers=None, config=None, keys=KEYS, profile=None, document=True, seed=0):
+def outcome(path="/", *, headers=None, config=None, keys=KEYS, profile=None, document=True, seed=0,
+            origin_headers=("content-type", "etag")):
     ctx = context(path, headers=headers or {})
-    return page_outcome(ctx, visitor_of(ctx, keys), config or bundle(), profile, document=document,
-                        timings=TIMINGS, random_bytes=counter_bytes(seed))
+    return page_outcome(ctx, visitor_of(ctx, keys), config or bundle(), profile, origin_headers=origin_headers,
+                        document=document, timings=TIMINGS, random_bytes=counter_bytes(seed))
 
 
 def changes(result, name):
@@ -130,3 +131,17 @@ def test_headers_of_an_untouched_page_are_only_server_timing():
     config = compile_bundle({"slots": {"hero": {}}, "fragments": {}, "rules": []}, source="test")
     decision = outcome("/", config=config, keys=None).decision
     assert personal_headers(decision, None, secure=True, forget=False, preview=None) == []
+
+
+@pytest.mark.parametrize("name", ["cdn-cache-control", "cloudflare-cdn-cache-control", "vercel-cdn-cache-control",
+                                  "surrogate-control", "edge-control", "x-accel-expires", "expires"])
+def test_headers_that_let_a_shared_cache_store_the_page_are_deleted(name):
+    result = outcome("/products/pro/x", origin_headers=("content-type", name, "surrogate-key"))
+    assert changes(result, name) == [("delete", "")]
+    assert changes(result, "surrogate-key") == [] and changes(result, "content-type") == []
+
+
+def test_an_untouched_page_keeps_them():
+    config = compile_bundle({"slots": {"hero": {}}, "fragments": {}, "rules": []}, source="test")
+    result = outcome("/", config=config, keys=None, origin_headers=("cdn-cache-control",))
+    assert changes(result, "cdn-cache-control") == []

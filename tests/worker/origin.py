@@ -224,6 +224,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.startswith("/fault/status/"):
             status = int(path.rsplit("/", 1)[1])
             self._send(status, "text/html; charset=utf-8", STATUS_PAGE, send_body)
+        elif path == "/fault/headers.html":   # a slotted page with the headers its query names
+            query = urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query)
+            self._send(200, "text/html; charset=utf-8", SLOTTED, send_body, dict(query))
         elif path == "/fault/gzip.html":
             self._send(200, "text/html; charset=utf-8", gzip.compress(SLOTTED), send_body,
                        {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
