@@ -122,7 +122,7 @@ def test_condition_not_met():
 
 # -- first-match groups -----------------------------------------------------------------------
 
-# The brief's hierarchy, verbatim: "cart value > $150 -> premium offer; else new visitor -> onboarding;
+# The hierarchy of docs/configuration.md ("An if / else-if chain"), verbatim: "cart value > $150 -> premium offer; else new visitor -> onboarding;
 # else logged in with 3+ recent purchases -> loyalty reward; else the neutral default block".
 HERO_CHAIN = compiled(
     {"id": "premium", "group": "hero-chain", "when": {"cart.value": {"$gt": 150}}},

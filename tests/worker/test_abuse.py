@@ -205,7 +205,7 @@ def test_claiming_to_be_logged_in_does_not_unlock_the_loyalty_reward(worker, oth
 # Cookie headers of odd shapes: "A" recognises visitor A, "new" is a first-time visitor.
 ODD_COOKIES = [
     ("{a}; pz=garbage", "A"),                              # the first pz counts
-    ("pz=garbage; {a}", "new"),                            # ... even when it is garbage (README: "the first one")
+    ("pz=garbage; {a}", "new"),                            # ... even when it is garbage (intentedge/session.py cookie_value: "the first one")
     ("{a}; {b}", "A"),                                     # two genuine cookies: the first
     ('pz="{av}"', "new"),                                  # a quoted value is not one the Worker wrote
     ("pz = {av}", "new"),                                  # spaces around "=": not our cookie name

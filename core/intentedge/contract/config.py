@@ -7,7 +7,7 @@ ignored, and a broken rule, fragment or slot is skipped and listed in
 `Bundle.problems` while the rest works). Both see plain data: the TOML file as
 parsed, or the payload of the config envelope read from KV. `to_payload` turns a
 validated file into that payload (schedules become epoch seconds, so the edge needs
-no timezone database). README.md documents every key.
+no timezone database). docs/configuration.md documents every key.
 """
 
 from __future__ import annotations
