@@ -2,13 +2,9 @@
 
     intentedge report events.jsonl [more.jsonl ...] --out report/ [--config demo/config.toml] [--goal purchase]
 
-Input: the collector's JSON Lines (the events protocol, section 3; gzip if a name ends in .gz),
-one accepted client batch per line:
-
-    {"v": 1, "batchId": "...", "receivedAt": 1795000000.1, "userId": "...", "sessionId": "...",
-     "page": null | {"id": "<decision id>", "tier": "high", "score": 88.0,
-                     "choices": {"<slot>": {"rule": "<rule id or 'fallback'>", "variant": "<fragment or 'control'>"}}},
-     "events": [{"type": "exposure", "slot": "...", "rule": "...", "variant": "...", "decisionId": "..."}, ...]}
+Input: the collector's JSON Lines (gzip if a name ends in .gz), one stored line per accepted batch,
+read with the events' vocabulary (intentedge/events/vocabulary.py: read_line). The config, when
+given, is the site's compiled bundle (configfile.read_config_file): its tiers and its rules.
 
 Output: DIR/report.json (the numbers) and DIR/report.html (one self-contained page, report_html).
 
@@ -38,31 +34,27 @@ import gzip
 import json
 import math
 import time
-import tomllib
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, NamedTuple
+from typing import BinaryIO, Callable, Iterable
 
 import click
 
-from intentedge import __version__
+from intentedge import Bundle, ConfigError, __version__
+from intentedge.decision import CONTROL, FALLBACK
+from intentedge.events.vocabulary import EVENT_TYPES, MAX_LINE_BYTES, Line, LineError, LinePage, read_line
 
 from . import report_stats as stats
+from .configfile import read_config_file
 from .report_html import render
 
 PRODUCER = f"intentedge-cli/{__version__}"
-EVENT_TYPES = ("page_view", "exposure", "cta_click", "cart_add", "cart_remove", "purchase", "search", "trial_start")
-CONTROL = "control"                 # the variant of a held-out slot
-FALLBACK = "fallback"               # the rule of a slot that shows its fallback because no rule took it
-MAX_LINE_BYTES = 1 << 20            # a longer line is malformed and never held whole
-MAX_ID = 256
 KEPT_MALFORMED = 20                 # malformed lines named in report.json
 SHOWN_MALFORMED = 5                 # ... and on stderr
 NO_GOAL = -1                        # an order key before every event
 SEQ_BITS = 40                       # an order key: receivedAt in microseconds, then the event's number
-DEFAULT_TIERS = {"high": 85.0, "medium": 60.0}   # the edge's, when a config has no [scoring] tiers
 IMPLIED_TIER = "low"                # the edge's tier at 0 when every configured threshold is above 0
 
 
@@ -72,10 +64,6 @@ class ReportError(Exception):
 
 class MalformedLine(ReportError):
     """A malformed line under strict reading: "file:line: reason"."""
-
-
-class LineError(ValueError):
-    """Why one line is malformed, in a few words."""
 
 
 # --- the site's config ---------------------------------------------------------------------
@@ -88,123 +76,18 @@ class SiteConfig:
     rules: tuple[str, ...]
     holdouts: frozenset[str]          # rules with a holdout above 0 %
 
+    @classmethod
+    def from_bundle(cls, bundle: Bundle) -> SiteConfig:
+        tiers: dict[str, float] = {}
+        for name, threshold in bundle.scoring.tiers:      # the implied low tier comes last
+            tiers.setdefault(name, threshold)
+        return cls(tiers, tuple(rule.id for rule in bundle.rules),
+                   frozenset(rule.id for rule in bundle.rules if rule.holdout > 0))
+
 
 def read_config(path: Path) -> SiteConfig:
-    """The tiers (`[scoring] tiers`, as the edge reads them) and `[[rules]]` ids of a TOML config."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(f"{path}: does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReportError(f"{path}: cannot be read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ReportError(f"{path}: not TOML: {exc}") from None
-    scoring = data.get("scoring", {})
-    tiers = scoring.get("tiers", DEFAULT_TIERS) if isinstance(scoring, dict) else None
-    if not (isinstance(tiers, dict) and tiers and all(_is_number(v) for v in tiers.values())):
-        raise ReportError(f"{path}: [scoring] tiers must map tier names to thresholds, e.g. {{high = 85}}")
-    tiers = {name: float(threshold) for name, threshold in tiers.items()}
-    if min(tiers.values()) > 0 and IMPLIED_TIER not in tiers:
-        tiers[IMPLIED_TIER] = 0.0
-    rules = data.get("rules", [])
-    if not isinstance(rules, list):
-        raise ReportError(f"{path}: rules must be an array of tables ([[rules]])")
-    ids, holdouts = [], set()
-    for index, rule in enumerate(rules):
-        if not (isinstance(rule, dict) and isinstance(rule.get("id"), str) and rule["id"]):
-            raise ReportError(f"{path}: rule {index + 1} has no id")
-        ids.append(rule["id"])
-        if _is_number(rule.get("holdout")) and rule["holdout"] > 0:
-            holdouts.add(rule["id"])
-    return SiteConfig(tiers, tuple(ids), frozenset(holdouts))
-
-
-def _is_number(value: Any) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)
-
-
-# --- one line ------------------------------------------------------------------------------
-
-class Page(NamedTuple):
-    id: str
-    tier: str
-    score: float | None
-    choices: list[tuple[str, str, str]]       # (slot, rule, variant)
-
-
-class Batch(NamedTuple):
-    batch_id: str
-    received_at: float
-    user: str
-    session: str
-    page: Page | None
-    events: list[dict]                        # each with a string "type"; exposures and clicks checked
-
-
-_SLOT_EVENT_FIELDS = ("slot", "rule", "variant", "decisionId")
-
-
-def batch_from_json(raw: Any) -> Batch:
-    """A collector line, checked; LineError says what is wrong."""
-    if type(raw) is not dict:
-        raise LineError(f"a line must be a JSON object, found {_kind(raw)}")
-    if raw.get("v", 1) != 1 or type(raw.get("v", 1)) is not int:
-        raise LineError(f"v must be 1, found {str(raw.get('v'))[:20]!r}")
-    batch_id = _text(raw.get("batchId"), "batchId")
-    received = raw.get("receivedAt")
-    if not (type(received) in (int, float) and 0 <= received < 1e11):      # NaN and infinities fail too
-        raise LineError("receivedAt must be epoch seconds")
-    user, session = _text(raw.get("userId"), "userId"), _text(raw.get("sessionId"), "sessionId")
-    page = _page(raw.get("page"))
-    events = raw.get("events")
-    if type(events) is not list:
-        raise LineError(f"events must be an array, found {_kind(events)}")
-    for index, event in enumerate(events):
-        if type(event) is not dict or type(event.get("type")) is not str:
-            raise LineError(f"event {index}: must be an object with a string type")
-        if event["type"] == "exposure" or event["type"] == "cta_click":
-            for name in _SLOT_EVENT_FIELDS:
-                value = event.get(name)
-                if type(value) is not str or not value:
-                    raise LineError(f"event {index}: {event['type']} needs a string {name}")
-    return Batch(batch_id, float(received), user, session, page, events)
-
-
-def _page(raw: Any) -> Page | None:
-    if raw is None:
-        return None
-    if type(raw) is not dict:
-        raise LineError(f"page must be null or an object, found {_kind(raw)}")
-    page_id = _text(raw.get("id"), "page.id")
-    tier = raw.get("tier")
-    if type(tier) is not str or len(tier) > MAX_ID:
-        raise LineError("page.tier must be a string (\"\" below every tier)")
-    score = raw.get("score")
-    if score is not None and not _is_number(score):
-        raise LineError("page.score must be a number")
-    choices = raw.get("choices", {})
-    if type(choices) is not dict:
-        raise LineError(f"page.choices must be an object, found {_kind(choices)}")
-    checked = []
-    for slot, choice in choices.items():
-        if type(choice) is not dict:
-            raise LineError(f"page.choices.{slot[:40]} must be an object")
-        rule, variant = choice.get("rule"), choice.get("variant")
-        if type(rule) is not str or not rule or type(variant) is not str or not variant:
-            raise LineError(f"page.choices.{slot[:40]} needs string rule and variant")
-        checked.append((slot, rule, variant))
-    return Page(page_id, tier, None if score is None else float(score), checked)
-
-
-def _text(value: Any, name: str) -> str:
-    if type(value) is not str or not 0 < len(value) <= MAX_ID:
-        raise LineError(f"{name} must be a string of 1-{MAX_ID} characters")
-    return value
-
-
-def _kind(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number")
+    """The tiers and rules of a config file, compiled as every job compiles it; ConfigError names the file."""
+    return SiteConfig.from_bundle(read_config_file(path).bundle)
 
 
 # --- the tally -----------------------------------------------------------------------------
@@ -249,32 +132,32 @@ class Tally:
         if len(self.malformed_first) < KEPT_MALFORMED:
             self.malformed_first.append(where)
 
-    def add(self, batch: Batch) -> None:
+    def add(self, line: Line) -> None:
         """Count one valid line, unless its batchId was read before."""
-        if batch.batch_id in self.batch_ids:
+        if line.batch_id in self.batch_ids:
             self.duplicates += 1
             return
-        self.batch_ids.add(batch.batch_id)
+        self.batch_ids.add(line.batch_id)
         self.batches += 1
-        at = batch.received_at
+        at = line.received_at
         base = round(at * 1_000_000) << SEQ_BITS
         if at < self.first_at:
             self.first_at = at
         if at > self.last_at:
             self.last_at = at
-        visitor = self.visitors.get(batch.user)
+        visitor = self.visitors.get(line.user_id)
         if visitor is None:
-            visitor = self.visitors[batch.user] = len(self.visitor_goal)
+            visitor = self.visitors[line.user_id] = len(self.visitor_goal)
             self.visitor_goal.append(NO_GOAL)
-        session = self.sessions.get((batch.user, batch.session))
+        session = self.sessions.get((line.user_id, line.session_id))
         if session is None:
-            session = self.sessions[(batch.user, batch.session)] = len(self.session_goal)
+            session = self.sessions[(line.user_id, line.session_id)] = len(self.session_goal)
             self.session_goal.append(NO_GOAL)
             self.session_tiers.append(0)
-        if batch.page is not None:
-            self._page(batch.page, session)
+        if line.page is not None:
+            self._page(line.page, session)
         counts, goal = self.events_by_type, self.goal
-        for event in batch.events:
+        for event in line.events:
             key = base | self.seq
             self.seq += 1
             kind = event["type"]
@@ -297,7 +180,7 @@ class Tally:
             self.rule_held.append(0)
         return number
 
-    def _page(self, page: Page, session: int) -> None:
+    def _page(self, page: LinePage, session: int) -> None:
         bit = self.tiers.get(page.tier)
         if bit is None:
             bit = self.tiers[page.tier] = len(self.tier_low)
@@ -364,7 +247,7 @@ def read_events(sources: Iterable[Path], goal: str, *, strict: bool = False) -> 
 
 
 def _read_file(path: Path, tally: Tally, strict: bool) -> None:
-    loads, from_json, add = json.loads, batch_from_json, tally.add
+    loads, from_json, add = json.loads, read_line, tally.add
     line_no = content = 0
     try:
         with open(path, "rb") as raw:
@@ -631,7 +514,7 @@ def report(events: tuple[Path, ...], out: Path, config_path: Path | None, goal: 
         tally = read_events(events, goal, strict=strict)
     except MalformedLine as exc:
         raise _MalformedLineError(str(exc)) from None
-    except ReportError as exc:
+    except (ConfigError, ReportError) as exc:
         raise click.ClickException(str(exc)) from None
     for where in tally.malformed_first[:SHOWN_MALFORMED]:
         click.echo(where, err=True)

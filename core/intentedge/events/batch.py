@@ -1,17 +1,15 @@
-"""Events from the page: the versioned schema of a client batch, and the line the sink receives.
+"""Events from the page: a client batch checked, and the line the sink receives.
 
     parse_batch(body, limits)                      -> ClientBatch, or EventRejected(status, reason, detail)
-    enrich(batch, session, page, received_at, id)  -> one line for the sink (README: "Events")
+    enrich(batch, session, page, received_at, id)  -> the stored line of an accepted batch
+    check_slots(batch, page)                       -> None, or EventRejected for a slot the page did not fill
+    beacon_tag(source, token, path)                -> the beacon's script element
 
-A client batch (schema version 1), posted by the beacon or the site's own code:
-
-    {"v": 1, "page": "<page token>", "events": [{"type": "exposure", "slot": "hero"}, ...]}
-
-The sink's line keeps the seeds' batch shape (`userId`, `sessionId`, `events`), so the
-collector's file feeds `intentedge build-profiles` as it is, and adds what the Worker knows:
-the page's decision (tier, score, the rule and variant of every slot) and its own clock.
-Client timestamps are not trusted; a search query is checked but never forwarded, and URLs lose
-their query string and fragment.
+The batch's schema, the event types and fields, their bounds and the stored line are the
+vocabulary's (events/vocabulary.py). The line adds what the Worker knows to the batch: the page's
+decision (tier, score, the rule and variant of every slot) and its own clock. Client timestamps
+are not trusted; a search query is checked but never forwarded, and URLs lose their query string
+and fragment.
 """
 
 from __future__ import annotations
@@ -21,23 +19,18 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from intentedge.errors import IntentEdgeError
 from intentedge.events.page_token import PageDecision
+from intentedge.events.vocabulary import (CLIENT_FIELDS, EVENT_TYPES, MAX_QUANTITY, MAX_VALUE, SCHEMA_VERSION,
+                                          SLOT_EVENTS, TEXT_LIMITS)
 from intentedge.session import Session
 
-SCHEMA_VERSION = 1
-# Types the Worker accepts; the ones that change the edge session are applied by signals.py.
-SLOT_EVENTS = frozenset({"exposure", "cta_click"})
-EVENT_TYPES = frozenset({"page_view", "cart_add", "cart_remove", "purchase", "search", "trial_start"}) | SLOT_EVENTS
-MAX_URL = 2048
-MAX_TEXT = 256
-MAX_QUANTITY = 10_000
-MAX_VALUE = 1e9
-_FIELDS = {"type", "timestamp", "url", "slot", "productId", "quantity", "value", "query"}
+_TYPES = frozenset(EVENT_TYPES)
 
 
 @dataclass(frozen=True)
 class Limits:
-    """The `[events]` table of the site's config (README: "Events")."""
+    """The `[events]` table of the site's config (contract/config.py checks it)."""
 
     path: str = "/__pz/events"
     beacon: bool = True
@@ -46,7 +39,7 @@ class Limits:
     rate_per_minute: int = 120
 
 
-class EventRejected(ValueError):
+class EventRejected(IntentEdgeError, ValueError):
     """A batch the Worker refuses: the HTTP status and a one-word reason for the response."""
 
     def __init__(self, status: int, reason: str, detail: str, *, retry_after: int | None = None):
@@ -95,14 +88,14 @@ def _event(raw, index: int) -> dict:
     if type(raw) is not dict:
         raise EventRejected(400, "event", f"event {index} is not an object")
     kind = raw.get("type")
-    if kind not in EVENT_TYPES:
+    if kind not in _TYPES:
         raise EventRejected(400, "type", f"event {index}: unknown type {kind!r:.40}; "
                                          f"known: {', '.join(sorted(EVENT_TYPES))}")
-    unknown = raw.keys() - _FIELDS
+    unknown = raw.keys() - CLIENT_FIELDS
     if unknown:
         raise EventRejected(400, "field", f"event {index}: unknown field {sorted(unknown)[0]!r:.40}")
     event = {"type": kind}
-    for name, limit in (("url", MAX_URL), ("slot", 64), ("productId", MAX_TEXT), ("query", MAX_TEXT)):
+    for name, limit in TEXT_LIMITS.items():
         value = raw.get(name)
         if value is None:
             continue
@@ -134,8 +127,8 @@ def session_id(session: Session) -> str:
 
 def enrich(batch: ClientBatch, session: Session, page: PageDecision | None, *, received_at: float,
            batch_id: str) -> dict:
-    """The sink's line for an accepted batch (README: "Events"). Slot events name the rule and the
-    variant the page showed there; an exposure of a held-out slot is the rule's control exposure."""
+    """The stored line of an accepted batch (its shape: events/vocabulary.py). Slot events name the rule
+    and the variant the page showed there; an exposure of a held-out slot is the rule's control exposure."""
     events = []
     for event in batch.events:
         line = {"type": event["type"], "timestamp": received_at, **event}

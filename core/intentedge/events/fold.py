@@ -66,15 +66,17 @@ from functools import lru_cache
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 from urllib.parse import urlsplit
 
+from intentedge.events.vocabulary import (MAX_QUANTITY, MAX_STORED_TEXT, MAX_TIMESTAMP, MAX_URL, MAX_VALUE, LineError,
+                                          encodable, read_batch, untyped)
 from intentedge.profile import Profile
 from intentedge.session import DWELL_CAP_SECONDS
 from intentedge.signals import Signals
 
-# Event kinds. Their order is the order of events that share a second: a cart is
-# filled before it is bought.
+# Event kinds: every type of the vocabulary but exposure, which changes no profile. Their order
+# is the order of events that share a second: a cart is filled before it is bought.
 CART_ADD, CART_REMOVE, PURCHASE, PAGE_VIEW, SEARCH, CTA_CLICK, TRIAL_START = range(7)
-EVENT_TYPES = ("cart_add", "cart_remove", "purchase", "page_view", "search", "cta_click", "trial_start")
-KINDS = {name: kind for kind, name in enumerate(EVENT_TYPES)}
+FOLDED_TYPES = ("cart_add", "cart_remove", "purchase", "page_view", "search", "cta_click", "trial_start")
+KINDS = {name: kind for kind, name in enumerate(FOLDED_TYPES)}
 _IMPLIED_STAGE = {CART_ADD: "cart", PURCHASE: "purchase", TRIAL_START: "trial"}
 _CATEGORY_WEIGHT = {CART_ADD: 3, PURCHASE: 5, PAGE_VIEW: 1, CTA_CLICK: 1}
 _INTERACTIONS = frozenset({CART_ADD, SEARCH, CTA_CLICK})
@@ -82,24 +84,14 @@ _INTERACTIONS = frozenset({CART_ADD, SEARCH, CTA_CLICK})
 MAX_SESSIONS = 32
 MAX_CATEGORIES = 32
 TOP_CATEGORIES = 8
-MAX_EVENTS = 10_000          # per batch
-MAX_ID = 256                 # characters of a user or session id
-MAX_URL = 2048
-MAX_TEXT = 1024              # product ids and search queries
 MAX_NAME = 64                # category names, as the edge session keeps them
-MAX_QUANTITY = 10_000
-MAX_VALUE = 1e9              # money per event, as signals._price
-MAX_TIMESTAMP = 2**32 - 1    # epoch seconds; milliseconds are refused, not misread
 _PAGE_CACHE = 65_536
 _COUNT_CAP = 2**53 - 1       # what a JavaScript number holds exactly
 
 
-class EventError(ValueError):
-    """A batch that cannot be folded; `reason` is one short word for reports."""
-
-    def __init__(self, reason: str, detail: str):
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
+# A batch that cannot be folded; `reason` is one short word for reports. The vocabulary's error:
+# the fold reads further into a stored line (its events' fields) and says so the same way.
+EventError = LineError
 
 
 class Event(NamedTuple):
@@ -178,29 +170,20 @@ def session_tag(session_id: str) -> int:
 # --- parsing -------------------------------------------------------------------------------
 
 def batch_from_json(obj: Any) -> Batch:
-    """A batch from parsed JSON `{"userId", "sessionId", "events": [...]}`; EventError if malformed.
+    """A batch from parsed JSON `{"userId", "sessionId", "events": [...]}` (vocabulary.read_batch);
+    EventError if malformed.
 
     Events of unknown types are skipped and listed in `unknown`; anything else wrong in
     an event (a bad timestamp, NaN or huge numbers, strings too long) rejects the batch.
     """
-    if type(obj) is not dict:
-        raise EventError("shape", f"a batch must be an object, found {_kind(obj)}")
-    raw_events = obj.get("events")
-    if type(raw_events) is not list:
-        raise EventError("shape", f"events must be an array, found {_kind(raw_events)}")
-    if len(raw_events) > MAX_EVENTS:
-        raise EventError("shape", f"{len(raw_events)} events in one batch, at most {MAX_EVENTS}")
-    visitor_id = _id(obj.get("userId"), "userId")
-    session_id = _id(obj.get("sessionId"), "sessionId")
+    visitor_id, session_id, raw_events = read_batch(obj)
     events: list[tuple] = []
     unknown: list[str] = []
     kinds = KINDS
     for index, raw in enumerate(raw_events):
-        if type(raw) is not dict:
-            raise EventError("event", f"event {index} is not an object")
-        name = raw.get("type")
+        name = raw.get("type") if type(raw) is dict else None
         if type(name) is not str:
-            raise EventError("event", f"event {index}: type must be a string")
+            raise untyped(index)
         kind = kinds.get(name)
         if kind is None:
             unknown.append(name[:MAX_NAME])
@@ -215,10 +198,10 @@ def batch_from_json(obj: Any) -> Batch:
         if type(url) is not str or len(url) > MAX_URL or not url.isascii():
             url = _text(url, MAX_URL, "url", index)
         product = raw.get("productId")
-        if type(product) is not str or len(product) > MAX_TEXT or not product.isascii():
-            product = _text(product, MAX_TEXT, "productId", index)
+        if type(product) is not str or len(product) > MAX_STORED_TEXT or not product.isascii():
+            product = _text(product, MAX_STORED_TEXT, "productId", index)
         if "query" in raw:
-            _text(raw["query"], MAX_TEXT, "query", index)   # checked, never kept
+            _text(raw["query"], MAX_STORED_TEXT, "query", index)   # checked, never kept
         quantity = raw.get("quantity", 1)
         if type(quantity) is not int or not 0 <= quantity <= MAX_QUANTITY:
             if quantity is not None:
@@ -235,29 +218,14 @@ def batch_from_json(obj: Any) -> Batch:
     return Batch(visitor_id, session_id, events, unknown)
 
 
-def _id(value: Any, name: str) -> str:
-    if type(value) is not str or not 0 < len(value) <= MAX_ID or not value.isprintable():
-        raise EventError("id", f"{name} must be a printable string of 1-{MAX_ID} characters")
-    if not value.isascii():
-        _encodable(value, "id", name)
-    return value
-
-
 def _text(value: Any, limit: int, name: str, index: int) -> str:
     if value is None:
         return ""
     if type(value) is not str or len(value) > limit:
         raise EventError("string", f"event {index}: {name} must be a string of at most {limit} characters")
     if not value.isascii():
-        _encodable(value, "string", f"event {index}: {name}")
+        encodable(value, "string", f"event {index}: {name}")
     return value
-
-
-def _encodable(value: str, reason: str, name: str) -> None:
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise EventError(reason, f"{name} is not valid Unicode (lone surrogate)") from None
 
 
 def _timestamp(value: Any, index: int) -> int:
@@ -285,10 +253,6 @@ def _iso_seconds(text: str, index: int) -> int:
     return seconds
 
 
-def _kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
 # --- folding -------------------------------------------------------------------------------
 
 class Folder:
@@ -298,8 +262,8 @@ class Folder:
         self.signals = signals
         stages = signals.stages
         self._implied = [stages.index(_IMPLIED_STAGE[k]) if _IMPLIED_STAGE.get(k) in stages else 0
-                         for k in range(len(EVENT_TYPES))]
-        self._weights = [_CATEGORY_WEIGHT.get(k, 0) for k in range(len(EVENT_TYPES))]
+                         for k in range(len(FOLDED_TYPES))]
+        self._weights = [_CATEGORY_WEIGHT.get(k, 0) for k in range(len(FOLDED_TYPES))]
         self._product_category: dict[str, str] = {}
         self._product_cents: dict[str, int] = {}
         for pid, spec in (products or {}).items():
