@@ -153,7 +153,7 @@ def chain_attributes(cart: float, new_visitor: bool, logged_in: bool, purchases:
         pytest.param(0, False, False, 0, None, id="nobody"),
     ],
 )
-def test_the_briefs_hierarchy_first_match_wins(cart, new_visitor, logged_in, purchases, shown):
+def test_the_if_else_if_hierarchy_first_match_wins(cart, new_visitor, logged_in, purchases, shown):
     outcomes = run(HERO_CHAIN, chain_attributes(cart, new_visitor, logged_in, purchases))
     assert fired(outcomes) == ({shown: ("hero",)} if shown else {})  # None: the slot's fallback
     ids = [r.id for r in HERO_CHAIN]
