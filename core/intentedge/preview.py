@@ -8,22 +8,20 @@ the decision trace in a response header.
 
     token = <key id>.<expiry, epoch seconds>.<base64url HMAC-SHA256>
 
-Tokens are signed with SESSION_KEYS (another MAC context than the session cookie's, so neither
-can pass for the other) and minted by `intentedge preview-token`. Without a valid token every
-pz_* parameter is ignored; none of them is ever part of a cache key (cache_policy.py).
+Tokens are signed with SESSION_KEYS (signing.py; another MAC context than the session cookie's,
+so neither can pass for the other) and minted by `intentedge preview-token`. Without a valid
+token every pz_* parameter is ignored; none of them is ever part of a cache key (caching/pages.py).
 """
 
 from __future__ import annotations
 
-import base64
-import hmac
 import json
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
 
-from intentedge.session import SessionKeys
+from intentedge.signing import SessionKeys, SignatureError, Signer
 
 TOKEN_PARAM = "pz_preview"
 TIER_PARAM = "pz_tier"
@@ -36,7 +34,7 @@ MAX_VALUE_CHARS = 256
 # Attributes a preview may set: the roots of the attribute map, not `params` (a rule's own).
 SETTABLE_ROOTS = frozenset({"request", "session", "profile", "cart", "product", "score", "tier", "logged_in",
                             "city", "region", "country"})
-_MAC_CONTEXT = b"intentedge.preview.v1\x00"
+_SIGNER = Signer(b"intentedge.preview.v1\x00")
 
 
 @dataclass(frozen=True)
@@ -66,22 +64,19 @@ class Preview:
 def mint_token(keys: SessionKeys, *, now: float, ttl: float) -> str:
     if not 0 < ttl <= MAX_TTL_SECONDS:
         raise ValueError(f"a preview token lives between 1 second and {MAX_TTL_SECONDS // 86400} days")
-    kid, secret = keys.signing
-    expires = str(int(now + ttl))
-    return f"{kid}.{expires}.{_b64(_mac(secret.reveal(), kid, expires))}"
+    return _SIGNER.sign(keys, str(int(now + ttl)))
 
 
 def token_is_valid(token: str, keys: SessionKeys, *, now: float) -> bool:
     """Genuine, unexpired, and not valid for longer than a token can be minted for."""
-    parts = token.split(".")
-    # isascii: str.isdigit() also takes digits int() refuses ("²"), and compare_digest() raises on non-ASCII
-    if len(parts) != 3 or not token.isascii() or not parts[1].isdigit() or len(parts[1]) > 12:
+    # isascii: str.isdigit() also takes digits int() refuses ("²")
+    if not token.isascii():
         return False
-    kid, expires, mac = parts
-    secret = keys.get(kid)
-    if secret is None or not now < int(expires) <= now + MAX_TTL_SECONDS:
+    try:
+        expires = _SIGNER.verify(keys, token)
+    except SignatureError:
         return False
-    return hmac.compare_digest(mac, _b64(_mac(secret.reveal(), kid, expires)))
+    return expires.isdigit() and len(expires) <= 12 and now < int(expires) <= now + MAX_TTL_SECONDS
 
 
 def requested_preview(query: Mapping[str, str], keys: SessionKeys | None, *, now: float) -> Preview | None:
@@ -150,11 +145,3 @@ def _value(raw: str) -> Any:
     if isinstance(value, float) and not math.isfinite(value):   # NaN, Infinity, 1e999: not JSON to write back
         return raw
     return value if isinstance(value, (str, int, float, bool)) or value is None else raw
-
-
-def _mac(secret: bytes, kid: str, expires: str) -> bytes:
-    return hmac.digest(secret, _MAC_CONTEXT + kid.encode() + b"." + expires.encode(), "sha256")
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")

@@ -5,24 +5,23 @@
 JSON rather than msgpack: the Worker has only msgpack's pure-Python fallback, and
 this cookie is decoded and encoded on every page (json is C-accelerated in Pyodide).
 
-The MAC covers the key id and the state, so keys rotate by id: the first key signs,
-the others still verify. A tampered, expired, oversized or unparseable cookie is a
-new visitor, never an error (starlette's SessionMiddleware does the same).
+The MAC (signing.py) covers the key id and the state, so keys rotate by id: the first
+key signs, the others still verify. A tampered, expired, oversized or unparseable
+cookie is a new visitor, never an error (starlette's SessionMiddleware does the same).
 """
 
 from __future__ import annotations
 
 import base64
-import hmac
+import json
 import re
 import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
 
-from intentedge.secret import Secret
-
-import json
+# SessionKeys and SessionKeyError live in signing.py; the Worker, the jobs and the tests import them from here.
+from intentedge.signing import SessionKeyError, SessionKeys, Signer, b64url_decode, b64url_encode  # noqa: F401
 
 COOKIE_NAME = "pz"
 MAX_COOKIE_BYTES = 1024
@@ -33,42 +32,8 @@ CLOCK_SKEW_SECONDS = 300   # a cookie written by a colo whose clock runs ahead i
 RECENT_LIMIT = 5
 IMPRESSION_LIMIT = 24
 _STATE_VERSION = 1
-_MAC_CONTEXT = b"intentedge.session.v1\x00"
+_SIGNER = Signer(b"intentedge.session.v1\x00")
 _COOKIE_SEPARATORS = re.compile("[;,]")
-
-
-class SessionKeyError(ValueError):
-    """The SESSION_KEYS secret is malformed."""
-
-
-@dataclass(frozen=True, repr=False)
-class SessionKeys:
-    """Signing keys by id; the first one signs, all of them verify."""
-
-    keys: tuple[tuple[str, Secret], ...]
-
-    @classmethod
-    def parse(cls, spec: str) -> "SessionKeys":
-        """`"k2:<secret>,k1:<older secret>"`; each secret at least 32 characters."""
-        keys = []
-        for item in (spec or "").split(","):
-            kid, sep, secret = item.strip().partition(":")
-            if not sep or not kid or not kid.isalnum() or len(kid) > 8:
-                raise SessionKeyError("SESSION_KEYS must be 'id:secret[,id:secret...]' with ids of 1-8 letters or digits")
-            if len(secret) < 32:
-                raise SessionKeyError(f"SESSION_KEYS: the secret of key {kid!r} is shorter than 32 characters")
-            keys.append((kid, Secret(secret.encode())))
-        return cls(tuple(keys))
-
-    def __repr__(self) -> str:
-        return f"SessionKeys(ids={[kid for kid, _ in self.keys]})"
-
-    @property
-    def signing(self) -> tuple[str, Secret]:
-        return self.keys[0]
-
-    def get(self, kid: str) -> Secret | None:
-        return next((secret for key_id, secret in self.keys if key_id == kid), None)
 
 
 @dataclass(frozen=True)
@@ -180,14 +145,7 @@ def load(value: str | None, keys: SessionKeys, now: float) -> Session | None:
     if not value or len(value) > MAX_COOKIE_BYTES:
         return None
     try:
-        kid, body, mac = value.split(".")
-        secret = keys.get(kid)
-        if secret is None:
-            return None
-        expected = _mac(secret, kid, body)
-        if not hmac.compare_digest(expected, b64url_decode(mac)):
-            return None
-        session = _unpack(b64url_decode(body))
+        session = _unpack(b64url_decode(_SIGNER.verify(keys, value)))
     except Exception:  # whatever a forged cookie makes the decoders raise, it is a new visitor
         return None
     if session is None or not (-CLOCK_SKEW_SECONDS <= now - session.last_seen <= MAX_AGE_SECONDS):
@@ -218,13 +176,7 @@ def cookie_value(cookie_header: str, name: str = COOKIE_NAME) -> str | None:
 
 
 def _sign(body: bytes, keys: SessionKeys) -> str:
-    kid, secret = keys.signing
-    encoded = b64url_encode(body)
-    return f"{kid}.{encoded}.{b64url_encode(_mac(secret, kid, encoded))}"
-
-
-def _mac(secret: Secret, kid: str, body: str) -> bytes:
-    return hmac.digest(secret.reveal(), _MAC_CONTEXT + kid.encode() + b"." + body.encode(), "sha256")
+    return _SIGNER.sign(keys, b64url_encode(body))
 
 
 def _pack(s: Session) -> bytes:
@@ -292,11 +244,3 @@ def _is_utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from intentedge import session as session_module
+from intentedge.secret import Secret
 from intentedge.session import (
     CLOCK_SKEW_SECONDS,
     COOKIE_NAME,
@@ -24,7 +25,6 @@ from intentedge.session import (
     MAX_COOKIE_BYTES,
     RECENT_LIMIT,
     SESSION_IDLE_SECONDS,
-    Secret,
     Session,
     SessionKeyError,
     SessionKeys,

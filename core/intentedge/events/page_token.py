@@ -6,25 +6,28 @@ enriched with the decision without the Worker storing anything.
 The Worker puts it in the beacon's script tag; the beacon sends it back with the page's
 events. It is bound to the visitor: the MAC covers the visitor id from the session cookie,
 so a token copied into another visitor's requests does not verify. Signed with SESSION_KEYS
-under its own MAC context (neither a cookie nor a preview token can pass for one).
+under its own MAC context (signing.py: neither a cookie nor a preview token can pass for one).
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 from dataclasses import dataclass
 
-from intentedge.session import SessionKeys, b64url_decode, b64url_encode
+from intentedge.errors import IntentEdgeError
+from intentedge.signing import (MALFORMED, MISMATCH, UNKNOWN_KEY, SessionKeys, SignatureError, Signer, b64url_decode,
+                                b64url_encode)
 
 MAX_AGE_SECONDS = 24 * 3600     # a tab left open for a day still reports
 MAX_TOKEN_CHARS = 4096      # the Worker leaves the beacon out of a page whose token would be longer
 CLOCK_SKEW_SECONDS = 300
 _VERSION = 1
-_MAC_CONTEXT = b"intentedge.page.v1\x00"
+_SIGNER = Signer(b"intentedge.page.v1\x00")
+_FAILURES = {MALFORMED: "not a page token", UNKNOWN_KEY: "signed with an unknown key",
+             MISMATCH: "signature does not match this visitor"}
 
 
-class PageTokenError(ValueError):
+class PageTokenError(IntentEdgeError, ValueError):
     """A page token that does not verify, has expired, or is not one."""
 
 
@@ -56,24 +59,17 @@ def sign(page: PageDecision, visitor_id: str, keys: SessionKeys) -> str:
     state = [_VERSION, page.id, page.issued, page.path, page.tier, page.score,
              [[c.slot, c.rule, c.variant] for c in page.choices]]
     body = b64url_encode(json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode())
-    kid, secret = keys.signing
-    return f"{kid}.{body}.{b64url_encode(_mac(secret.reveal(), kid, visitor_id, body))}"
+    return _SIGNER.sign(keys, body, bound=visitor_id)
 
 
 def verify(token: str, visitor_id: str, keys: SessionKeys, now: float) -> PageDecision:
     """The decision in `token`, or PageTokenError saying why not."""
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
         raise PageTokenError("not a page token")
-    kid, body, mac = token.split(".")
-    secret = keys.get(kid)
-    if secret is None:
-        raise PageTokenError("signed with an unknown key")
     try:
-        given = b64url_decode(mac)
-    except ValueError:
-        raise PageTokenError("not a page token") from None
-    if not hmac.compare_digest(_mac(secret.reveal(), kid, visitor_id, body), given):
-        raise PageTokenError("signature does not match this visitor")
+        body = _SIGNER.verify(keys, token, bound=visitor_id)
+    except SignatureError as exc:
+        raise PageTokenError(_FAILURES[exc.reason]) from None
     page = _unpack(b64url_decode(body))   # signed by us: well-formed unless the format changed
     if page is None:
         raise PageTokenError("unknown page token version")
@@ -91,11 +87,6 @@ def _unpack(data: bytes) -> PageDecision | None:
         return None
     return PageDecision(decision_id, issued, path, tier, score,
                         tuple(SlotChoice(slot, rule, variant) for slot, rule, variant in choices))
-
-
-def _mac(secret: bytes, kid: str, visitor_id: str, body: str) -> bytes:
-    message = _MAC_CONTEXT + kid.encode() + b"." + visitor_id.encode() + b"." + body.encode()
-    return hmac.digest(secret, message, "sha256")
 
 
 def page_decision(choices, trace: dict, *, decision_id: str, now: float, path: str) -> PageDecision:
