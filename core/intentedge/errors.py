@@ -1,11 +1,25 @@
-"""Every error intentedge raises on purpose.
+"""Every error intentedge raises on purpose, and the base class they share.
 
     IntentEdgeError
-    ├── SchemaError       bytes that are not a valid envelope of the expected schema
-    │   └── VersionError  a well-formed envelope of a major version this reader cannot read
-    └── ConfigError       a config that cannot be compiled; carries one Problem per defect
+    ├── SchemaError                    bytes that are not a valid envelope of the expected schema
+    │   └── VersionError               a well-formed envelope of a major version this reader cannot read
+    ├── ConfigError                    a config that cannot be compiled; carries one Problem per defect
+    ├── SessionKeyError   ValueError   the SESSION_KEYS secret is malformed (signing.py)
+    ├── SignatureError    ValueError   a signed token that does not verify, with the reason (signing.py)
+    ├── PageTokenError    ValueError   a page token that is not one, does not verify or has expired
+    │                                  (events/page_token.py)
+    ├── OriginURLError    ValueError   ORIGIN_URL is not an absolute http(s) URL (origin.py)
+    ├── TemplateError     ValueError   a fragment template that cannot be compiled (fragments.py)
+    ├── MissingParameter  LookupError  a template parameter without a usable value (fragments.py)
+    ├── EventRejected     ValueError   a batch the events endpoint refuses, with its HTTP status
+    │                                  (events/batch.py)
+    └── LineError         ValueError   a stored events line without the line's shape (events/vocabulary.py)
+        └── EventError                 a batch that cannot be folded (events/fold.py)
 
-This module imports nothing from the package, so every module can import it.
+The second column is a builtin base the error also has, so an `except ValueError` or
+`except LookupError` written for it still catches it. IntentEdgeError and the three errors
+without a builtin base live here, the others beside the code that raises them. This module
+imports nothing from the package, so every module can import it.
 """
 
 from __future__ import annotations
@@ -14,7 +28,7 @@ from dataclasses import dataclass
 
 
 class IntentEdgeError(Exception):
-    """Base class of the errors below."""
+    """Base class of every error intentedge raises on purpose (the tree above)."""
 
 
 class SchemaError(IntentEdgeError):

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable
 
+from intentedge.errors import IntentEdgeError
+
 
 class ContentType(str, Enum):
     HTML = "html"
@@ -34,11 +36,11 @@ class Operation(str, Enum):
     REPLACE = "replace"    # replace the whole element
 
 
-class TemplateError(ValueError):
+class TemplateError(IntentEdgeError, ValueError):
     """A template that cannot be compiled; the message says where."""
 
 
-class MissingParameter(LookupError):
+class MissingParameter(IntentEdgeError, LookupError):
     """A template parameter has no usable value for this request."""
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+from intentedge.errors import IntentEdgeError
 
-class OriginURLError(ValueError):
+
+class OriginURLError(IntentEdgeError, ValueError):
     """ORIGIN_URL is not an absolute http(s) URL."""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from intentedge import OriginURLError, upstream_url
+from intentedge import IntentEdgeError, OriginURLError, upstream_url
 
 
 @pytest.mark.parametrize(
@@ -59,5 +59,6 @@ def test_upstream_url_refuses_non_http_origins(origin):
     assert str(caught.value) == f"ORIGIN_URL must be an absolute http(s) URL, found {origin!r}"
 
 
-def test_origin_url_error_is_a_value_error():
+def test_origin_url_error_is_a_value_error_and_an_intentedge_error():
     assert issubclass(OriginURLError, ValueError)
+    assert issubclass(OriginURLError, IntentEdgeError)
