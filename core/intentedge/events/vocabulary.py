@@ -3,6 +3,7 @@ line an accepted batch becomes.
 
 The events endpoint checks a page's batch against it (events/batch.py), and the profile fold
 (events/fold.py) and the KPI report (intentedge_jobs/report.py) read the stored lines with it.
+docs/events.md tells the same to a site's developers.
 
     type          fields, besides type and timestamp
     page_view     url

@@ -1,5 +1,6 @@
-"""Events from the page: the client batch schema (what is refused, and why), the page token, the
-line the sink gets, the session an event leaves behind, the rate limit and the outbox."""
+"""Events from the page: the client batch (what is refused, and why), the stored line an accepted
+batch becomes, the slots it may name, the beacon's tag, the session an event leaves behind, and the
+[events] table's limits."""
 
 from __future__ import annotations
 
@@ -10,16 +11,11 @@ import pytest
 
 from intentedge import compile_bundle
 from intentedge.contract.config import ConfigError
-from intentedge.decision import Choice
 from intentedge.events.batch import EventRejected, Limits, beacon_tag, check_slots, enrich, parse_batch, session_id
-from intentedge.fragments import ContentType, Fragment, Operation
-from intentedge.events.outbox import STALE_SECONDS, Outbox, post_body, retryable
-from intentedge.events.page_token import (MAX_AGE_SECONDS, PageDecision, PageTokenError, SlotChoice, page_decision, sign,
-                                   verify)
-from intentedge.events.rate_limit import RateLimiter
-from intentedge.session import Session, SessionKeys
+from intentedge.events.page_token import PageDecision, SlotChoice
+from intentedge.session import Session
 
-from tests.core.builders import KEYS, NOW, SECRET_1, SECRET_2
+from tests.core.builders import NOW
 
 LIMITS = Limits()
 VISITOR = "v" * 22
@@ -100,58 +96,12 @@ def test_a_refusal_names_the_event():
     assert error.detail.startswith("event 1: unknown type 'nope'")
 
 
-# --- the page token ------------------------------------------------------------------------
-
-def test_a_page_token_round_trips_for_its_visitor_only():
-    token = sign(PAGE, VISITOR, KEYS)
-    assert verify(token, VISITOR, KEYS, NOW + 60) == PAGE
-    with pytest.raises(PageTokenError, match="does not match this visitor"):
-        verify(token, "w" * 22, KEYS, NOW)
-
-
-@pytest.mark.parametrize("mangle, message", [
-    (lambda t: t + "x", "not a page token|does not match"),
-    (lambda t: "k9" + t[2:], "unknown key"),
-    (lambda t: t.replace(".", "", 1), "not a page token"),
-    (lambda t: "a.b.c.d", "not a page token"),
-])
-def test_forged_page_tokens_do_not_verify(mangle, message):
-    with pytest.raises(PageTokenError, match=message):
-        verify(mangle(sign(PAGE, VISITOR, KEYS)), VISITOR, KEYS, NOW)
-
-
-def test_a_page_token_expires_and_survives_key_rotation():
-    token = sign(PAGE, VISITOR, KEYS)
-    with pytest.raises(PageTokenError, match="expired"):
-        verify(token, VISITOR, KEYS, NOW + MAX_AGE_SECONDS + 1)
-    rotated = SessionKeys.parse(f"k2:{SECRET_2},k1:{SECRET_1}")
-    assert verify(token, VISITOR, rotated, NOW) == PAGE
-
-
-def test_a_session_cookie_does_not_pass_for_a_page_token():
-    from intentedge.session import dump
-    cookie = dump(Session(VISITOR, NOW, NOW), KEYS)
-    with pytest.raises(PageTokenError):
-        verify(cookie, VISITOR, KEYS, NOW)
-
-
-def test_the_page_decision_names_every_choice_and_control():
-    fragment = Fragment("hero-premium", "x", ContentType.HTML, Operation.INNER)
-    choices = [Choice("hero", fragment, "x", "premium-offer", "hero-premium"),
-               Choice("promo", fragment, "x", None, "promo-newsletter"),
-               Choice("side", fragment, "x", "bundle", "control")]
-    page = page_decision(choices, {"tier": "high", "score": 87.449}, decision_id="d", now=NOW + 0.7, path="/p")
-    assert page == PageDecision("d", NOW, "/p", "high", 87.4, (
-        SlotChoice("hero", "premium-offer", "hero-premium"), SlotChoice("promo", "fallback", "promo-newsletter"),
-        SlotChoice("side", "bundle", "control")))
-
-
 def test_the_beacon_tag_carries_token_and_path():
     tag = beacon_tag("/*js*/", "k1.abc.def", "/__pz/e")
     assert tag == '<script data-pz-page="k1.abc.def" data-pz-events="/__pz/e">/*js*/</script>'
 
 
-# --- the sink's line -----------------------------------------------------------------------
+# --- the stored line ----------------------------------------------------------------------
 
 def test_the_line_has_the_seeds_shape_and_the_pages_decision():
     session = Session(VISITOR, NOW - 100, NOW - 5, pages=3)
@@ -241,58 +191,3 @@ def test_a_bad_events_table_names_the_problem(spec, message):
     with pytest.raises(ConfigError) as caught:
         compile_bundle({"events": spec}, source="site.toml")
     assert message in str(caught.value)
-
-
-# --- the rate limit and the outbox ---------------------------------------------------------
-
-def test_the_rate_limit_refills_over_a_minute_per_visitor():
-    limiter = RateLimiter(60)
-    assert limiter.take("a", 50, NOW) == 0
-    assert limiter.take("a", 20, NOW) == pytest.approx(10.0)   # 10 tokens short, one a second
-    assert limiter.take("b", 60, NOW) == 0
-    assert limiter.take("a", 20, NOW + 10) == 0
-    assert limiter.take("a", 61, NOW + 1000) == 60.0            # more than the bucket ever holds
-
-
-def test_the_rate_limit_forgets_the_least_recent_visitors():
-    limiter = RateLimiter(10, max_keys=2)
-    limiter.take("a", 10, NOW)
-    limiter.take("b", 10, NOW)
-    limiter.take("c", 10, NOW)
-    assert limiter.take("a", 10, NOW) == 0                     # forgotten: a full bucket again
-    assert limiter.take("c", 1, NOW) > 0
-
-
-def test_the_outbox_posts_in_order_by_size_and_counts_what_it_drops():
-    outbox = Outbox(capacity_bytes=30, post_bytes=21)
-    assert [outbox.add(f'{{"n":{n}}}') for n in range(5)] == [0, 0, 0, 0, 1]   # 7 bytes each, 35 > 30
-    assert outbox.dropped == 1
-    first = outbox.take()
-    assert first == ['{"n":1}', '{"n":2}']          # 2 lines and a comma each fit in 21 bytes, 3 do not
-    outbox.sent(first)
-    rest = outbox.take()
-    outbox.failed(rest)
-    assert (outbox.pending, outbox.forwarded, outbox.dropped) == (0, 2, 3)
-    assert post_body(first) == '{"v":1,"batches":[{"n":1},{"n":2}]}'
-
-
-def test_a_line_larger_than_a_post_still_goes_alone():
-    outbox = Outbox(post_bytes=4)
-    outbox.add('{"big":1}')
-    outbox.add('{"n":2}')
-    assert outbox.take() == ['{"big":1}'] and outbox.take() == ['{"n":2}'] and outbox.take() == []
-
-
-def test_one_drain_at_a_time_and_a_stale_one_does_not_block():
-    outbox = Outbox()
-    assert outbox.start_drain(NOW) is True
-    assert outbox.start_drain(NOW + 1) is False
-    assert outbox.start_drain(NOW + STALE_SECONDS + 1) is True   # the runtime abandoned the first
-    outbox.end_drain()
-    assert outbox.start_drain(NOW + 70) is True
-
-
-@pytest.mark.parametrize("status, retry", [(500, True), (503, True), (408, True), (429, True),
-                                           (400, False), (401, False), (413, False)])
-def test_only_transient_failures_are_retried(status, retry):
-    assert retryable(status) is retry
