@@ -152,6 +152,13 @@ def test_a_token_that_does_not_verify_says_why(token, reason):
     assert _reason(token) == reason
 
 
+def test_a_page_token_with_a_lone_surrogate_is_not_a_page_token():
+    # a JSON batch can carry "\ud800"; it is a refusal like any other, not an encoding error
+    kid, _, mac = PAGE_TOKEN.split(".")
+    with pytest.raises(PageTokenError, match="not a page token"):
+        page_token.verify(f"{kid}.\ud800.{mac}", pinned_session().visitor_id, KEYS, NOW)
+
+
 def test_the_mac_is_compared_in_constant_time(monkeypatch):
     compared = []
     original = hmac.compare_digest
