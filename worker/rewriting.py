@@ -26,8 +26,7 @@ def personalize(response, content_type: str | None, choices: list[Choice], appen
                   and not all(choice.insertion()[0].isascii() for choice in choices))
     if not reads_meta and isolate_handlers.ready():
         for choice in choices:
-            selector, handlers = isolate_handlers.slot_handlers(choice)
-            for handler in handlers:
+            for selector, handler in isolate_handlers.slot_handlers(choice):
                 rewriter.on(selector, handler)
         if appendix is not None:
             rewriter.onDocument(isolate_handlers.end_handlers(appendix))
@@ -106,7 +105,11 @@ class _SlotHandler:
     def element(self, element) -> None:
         # An exception here would abort the stream mid-page; a slot left as the origin sent it is better.
         try:
-            if self.choice.fragment.operation is Operation.INNER and not self.page.ascii_only:
+            tag = element.tagName
+            operation = self.choice.operation_at(tag)   # at the start tag where the end tag may be omitted
+            if operation is not self.choice.fragment.operation:
+                isolate_handlers.log_shape(self.choice.slot, tag, self.choice.fragment.operation)
+            if operation is Operation.INNER and not self.page.ascii_only:
                 fill_inner(element, *self.choice.inner_parts())
                 return
             if self.choice.marks_slot:
@@ -115,9 +118,9 @@ class _SlotHandler:
             if self.page.ascii_only:
                 if self._ascii is None:
                     self._ascii = ascii_html(self.content, self.html)
-                _insert(element, self.choice.fragment.operation, self._ascii, True)
+                _insert(element, operation, self._ascii, True)
             else:
-                _insert(element, self.choice.fragment.operation, self.content, self.html)
+                _insert(element, operation, self.content, self.html)
         except Exception as exc:
             console.error(log_line("inject_failed", slot=self.choice.slot,
                                    fragment=self.choice.fragment.id, error=repr(exc)))

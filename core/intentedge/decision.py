@@ -12,12 +12,13 @@ attributes, and counts no impressions.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 
 from intentedge.contract.config import Bundle
 from intentedge.context import RequestContext
 from intentedge.fragments import ContentType, Fragment, MissingParameter, Operation
-from intentedge.markup import VOID_ELEMENTS
+from intentedge.markup import OPTIONAL_END_TAGS, VOID_ELEMENTS
 from intentedge.preview import Preview
 from intentedge.profile import UNKNOWN_PROFILE_ATTRIBUTES, Profile
 from intentedge.rules import Evaluation, Outcome
@@ -29,6 +30,9 @@ CONTROL = "control"
 # What a held-out slot without a usable fallback gets: its markers, the origin's content untouched.
 ORIGIN_CONTENT = Fragment("origin", "", ContentType.HTML, Operation.APPEND)
 _WRAPPED = (Operation.BEFORE, Operation.AFTER, Operation.REPLACE)
+# What a slot whose end tag may be omitted gets instead of an operation that removes content up to
+# its end tag (docs/slots.md): the same content, put in at the slot's start tag.
+_AT_START_TAG = {Operation.INNER: Operation.PREPEND, Operation.REPLACE: Operation.BEFORE}
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,14 @@ class Choice:
         """Inner, append and prepend mark the slot element; the others wrap their content instead."""
         return self.fragment.operation not in _WRAPPED
 
+    def operation_at(self, tag: str) -> Operation:
+        """The operation a slot element named `tag` gets. Inner and replace remove the slot's
+        content up to the end tag the rewriter matches; where HTML lets the page omit that end tag
+        (markup.OPTIONAL_END_TAGS: `<p>a<p>b`, `<li>a<li>b`), the rewriter would match the parent's,
+        and the siblings in between would go. There inner goes in as the slot's first content and
+        replace just before the slot, with the same insertion(): the origin's content stays."""
+        return operation_at(self.fragment.operation, tag)
+
     def insertion(self) -> tuple[str, bool]:
         """(content, is_html) as the rewriter inserts it."""
         if self.marks_slot:
@@ -66,6 +78,11 @@ class Choice:
         return self.content if self.fragment.is_html else html.escape(self.content, quote=False)
 
 
+def operation_at(operation: Operation, tag: str) -> Operation:
+    """`operation` as a slot element named `tag` gets it (see Choice.operation_at)."""
+    return _AT_START_TAG.get(operation, operation) if tag in OPTIONAL_END_TAGS else operation
+
+
 def slot_element(tag: str, attributes, markers: str, body: str) -> str:
     """An inner fragment's slot element whole, from Choice.inner_parts: its own `attributes` ((name,
     raw value) pairs as the page has them, entities undecoded), the markers, the body and the end
@@ -74,6 +91,14 @@ def slot_element(tag: str, attributes, markers: str, body: str) -> str:
     only its start tag with the markers."""
     start = f"<{tag}{''.join(_raw_attribute(name, value) for name, value in attributes)}{markers}>"
     return start if tag in VOID_ELEMENTS else f"{start}{body}</{tag}>"
+
+
+def marker_pairs(markers: str) -> list[tuple[str, str]]:
+    """The (name, value) pairs of Choice.inner_parts' markers, for a rewriter that sets them one by one."""
+    return [(name, html.unescape(value)) for name, value in _MARKER.findall(markers)]
+
+
+_MARKER = re.compile(r' ([^\s="]+)="([^"]*)"')
 
 
 def _raw_attribute(name: str, value: str) -> str:

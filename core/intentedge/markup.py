@@ -14,11 +14,17 @@ from html.parser import HTMLParser
 
 from intentedge.fragments import Param, Template
 
+# HTML's void elements: no content and no end tag; `<br/>` and `<br>` are the same element. (`param`
+# has left the standard's list; browsers still parse it as void.)
 VOID_ELEMENTS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
                            "param", "source", "track", "wbr"})
-# Elements whose end tag HTML lets the parser imply.
-_OPTIONAL_END = frozenset({"p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead", "tbody",
-                           "tfoot", "colgroup", "caption", "rt", "rp"})
+# The elements whose end tag HTML lets a page omit (the standard's "Optional tags"): the parser ends
+# them where the next sibling of certain kinds starts (`<p>a<p>b`, `<li>a<li>b`, `<td>a<td>b`) or where
+# the parent ends. A streaming rewriter that has not built the tree cannot see that end coming
+# (docs/slots.md). For every other non-void element the end tag is required: a `/>` on its start
+# tag does not close it, and browsers read `<div/>` as an open `<div>`.
+OPTIONAL_END_TAGS = frozenset({"html", "head", "body", "li", "dt", "dd", "p", "rt", "rp", "optgroup", "option",
+                               "colgroup", "caption", "thead", "tbody", "tfoot", "tr", "td", "th"})
 _PAGE_LEVEL = frozenset({"html", "head", "body"})
 _URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "xlink:href", "poster", "data", "srcset",
                              "background", "cite", "ping"})
@@ -62,7 +68,7 @@ class _Checker(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in VOID_ELEMENTS:
             return
-        while self.open and self.open[-1] != tag and self.open[-1] in _OPTIONAL_END:
+        while self.open and self.open[-1] != tag and self.open[-1] in OPTIONAL_END_TAGS:
             self.open.pop()
         if self.open and self.open[-1] == tag:
             self.open.pop()
@@ -75,7 +81,7 @@ class _Checker(HTMLParser):
                 self.problems.append(f"{{{name}}} inside <{self.open[-1]}>: escaping cannot make a value safe there")
 
     def finish(self) -> list[str]:
-        unclosed = [tag for tag in self.open if tag not in _OPTIONAL_END]
+        unclosed = [tag for tag in self.open if tag not in OPTIONAL_END_TAGS]
         if unclosed:
             self.problems.append(f"<{unclosed[-1]}> is never closed")
         return self.problems

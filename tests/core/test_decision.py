@@ -9,8 +9,10 @@ from dataclasses import replace
 import pytest
 
 from intentedge import Bundle, compile_bundle
-from intentedge.decision import CONTROL, FALLBACK, Choice, Decision, attribute_map, decide, slot_element
+from intentedge.decision import (CONTROL, FALLBACK, Choice, Decision, attribute_map, decide, marker_pairs,
+                                 operation_at, slot_element)
 from intentedge.fragments import ContentType, Fragment, Operation
+from intentedge.markup import OPTIONAL_END_TAGS
 from intentedge.profile import Profile
 from intentedge.scoring import VECTORS
 from intentedge.preview import Preview
@@ -624,3 +626,28 @@ def test_a_void_slot_element_gets_only_its_start_tag_with_the_markers():
     choice = Choice("hero", Fragment("f", "x", ContentType.HTML, Operation.INNER), "<b>x</b>", None, "f")
     assert slot_element("img", [("src", "a.png")], *choice.inner_parts()) == (
         '<img src="a.png" data-pz-rule="fallback" data-pz-variant="f">')
+
+
+@pytest.mark.parametrize("tag", sorted(OPTIONAL_END_TAGS))
+@pytest.mark.parametrize("operation", list(Operation), ids=lambda op: op.value)
+def test_a_slot_whose_end_tag_may_be_omitted_gets_nothing_that_removes_up_to_it(tag, operation):
+    """Inner and replace would remove up to an end tag that may never come: they go in at the start
+    tag instead, with the same insertion; the others are unchanged."""
+    choice = Choice("hero", Fragment("f", "x", ContentType.HTML, operation), "<b>x</b>", None, "f")
+    expected = {Operation.INNER: Operation.PREPEND, Operation.REPLACE: Operation.BEFORE}.get(operation, operation)
+    assert choice.operation_at(tag) is expected
+    assert operation_at(operation, tag) is expected
+
+
+@pytest.mark.parametrize("tag", ["div", "section", "span", "a", "img", "br", "svg", "custom-element"])
+@pytest.mark.parametrize("operation", list(Operation), ids=lambda op: op.value)
+def test_any_other_slot_element_gets_its_fragments_operation(tag, operation):
+    choice = Choice("hero", Fragment("f", "x", ContentType.TEXT, operation), "x", "r", "f")
+    assert choice.operation_at(tag) is operation
+
+
+@pytest.mark.parametrize("rule, variant", [("sale", "f"), (None, "control"), ('a"b&c<d', "x'y")])
+def test_the_markers_come_back_as_the_pairs_they_were_written_from(rule, variant):
+    choice = Choice("hero", Fragment("f", "x", ContentType.TEXT, Operation.INNER), "x", rule, variant)
+    markers, _ = choice.inner_parts()
+    assert marker_pairs(markers) == list(choice.markers.items())

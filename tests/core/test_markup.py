@@ -3,7 +3,7 @@
 import pytest
 
 from intentedge.fragments import compile_template
-from intentedge.markup import markup_problems
+from intentedge.markup import OPTIONAL_END_TAGS, VOID_ELEMENTS, markup_problems
 
 
 @pytest.mark.parametrize("html", [
@@ -63,3 +63,24 @@ def test_a_config_with_an_unsafe_fragment_is_refused_by_the_cli_and_skipped_at_t
     assert [(p.item, p.reason.split(":")[0]) for p in refused.value.problems] == [("fragment 'bad'", "html")]
     edge = compile_bundle(config, source="config/abc", strict=False)
     assert edge.slots["hero"].fallback.id == "ok" and len(edge.problems) == 1
+
+
+# The HTML standard's lists, as its "Void elements" and "Optional tags" sections give them.
+SPEC_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+SPEC_END_TAG_MAY_BE_OMITTED = {"html", "head", "body", "li", "dt", "dd", "p", "rt", "rp", "optgroup", "option",
+                               "colgroup", "caption", "thead", "tbody", "tfoot", "tr", "td", "th"}
+
+
+def test_the_void_elements_are_the_standards_and_param_which_browsers_still_parse_as_void():
+    assert VOID_ELEMENTS == SPEC_VOID | {"param"}
+
+
+def test_the_elements_whose_end_tag_may_be_omitted_are_the_standards():
+    assert OPTIONAL_END_TAGS == SPEC_END_TAG_MAY_BE_OMITTED
+    assert not OPTIONAL_END_TAGS & VOID_ELEMENTS
+
+
+@pytest.mark.parametrize("tag", sorted(OPTIONAL_END_TAGS - {"html", "head", "body"}))
+def test_a_fragment_may_leave_any_optional_end_tag_out(tag):
+    assert markup_problems(compile_template(f"<{tag}>a")) == []
+    assert markup_problems(compile_template(f"<section><{tag}>a</section>")) == []

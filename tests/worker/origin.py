@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from intentedge.markup import VOID_ELEMENTS
+
 
 def _page(title: str, body: str) -> bytes:
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n"
@@ -492,11 +494,167 @@ outer after</div>
 </section>
 <template><div data-personalized-region="hero" id="templated">in a template</div></template>""")
 
+# --- slot elements whose end is implied, missing or written self-closing (test_slot_ends.py)
+#
+# Generated from intentedge.markup's lists. Each page holds one block per operation: the slot named
+# after the operation (tests/worker/test_slot_ends.py publishes a fragment of that operation for it)
+# inside a parent that HTML allows it in, followed by content outside the slot.
+
+SLOT_OPERATIONS = ("inner", "append", "prepend", "before", "after", "replace")
+
+
+@dataclass(frozen=True)
+class SlotBlock:
+    """`before + start + content + between + end + after`: a slot's `start` tag, its own `content`,
+    what lies `between` that and the `end` tag the rewriter will match (the slot's own, or its
+    parent's where the slot's end tag is left out; "" for the end of the document)."""
+
+    before: str
+    start: str
+    content: str
+    between: str
+    end: str
+    after: str
+
+    @property
+    def html(self) -> str:
+        return self.before + self.start + self.content + self.between + self.end + self.after
+
+
+# tag -> (parent start, parent end, the slot's own content, a next sibling whose start ends the slot)
+SLOT_CONTEXTS = {
+    "p": ("<div>", "</div>", "origin {op}", "<p>next {op}</p>"),
+    "li": ("<ul>", "</ul>", "origin {op}", "<li>next {op}</li>"),
+    "dt": ("<dl>", "</dl>", "origin {op}", "<dd>next {op}</dd>"),
+    "dd": ("<dl>", "</dl>", "origin {op}", "<dt>next {op}</dt>"),
+    "rt": ("<ruby>base", "</ruby>", "origin {op}", "<rp>next {op}</rp>"),
+    "rp": ("<ruby>base", "</ruby>", "origin {op}", "<rt>next {op}</rt>"),
+    "optgroup": ("<select>", "</select>", "<option>origin {op}</option>",
+                 '<optgroup label="n"><option>next {op}</option></optgroup>'),
+    "option": ("<select>", "</select>", "origin {op}", "<option>next {op}</option>"),
+    "colgroup": ("<table>", "</table>", '<col span="2">', "<tbody><tr><td>next {op}</td></tr></tbody>"),
+    "caption": ("<table>", "</table>", "origin {op}", "<tbody><tr><td>next {op}</td></tr></tbody>"),
+    "thead": ("<table>", "</table>", "<tr><td>origin {op}</td></tr>", "<tbody><tr><td>next {op}</td></tr></tbody>"),
+    "tbody": ("<table>", "</table>", "<tr><td>origin {op}</td></tr>", "<tbody><tr><td>next {op}</td></tr></tbody>"),
+    "tfoot": ("<table>", "</table>", "<tr><td>origin {op}</td></tr>", "<tbody><tr><td>next {op}</td></tr></tbody>"),
+    "tr": ("<table><tbody>", "</tbody></table>", "<td>origin {op}</td>", "<tr><td>next {op}</td></tr>"),
+    "td": ("<table><tr>", "</tr></table>", "origin {op}", "<td>next {op}</td>"),
+    "th": ("<table><tr>", "</tr></table>", "origin {op}", "<th>next {op}</th>"),
+}
+# How the slot's end is written: its own end tag, left out before a sibling, left out before the
+# parent's end, or a start tag written self-closing (which ends nothing in HTML).
+SLOT_END_FORMS = ("closed", "before-sibling", "at-parent-end", "self-closing", "self-closing-spaced")
+
+
+def slot_block(tag: str, form: str, op: str) -> SlotBlock:
+    parent_start, parent_end, content, sibling = (part.format(op=op) for part in SLOT_CONTEXTS[tag])
+    attribute = f'data-personalized-region="{op}"'
+    before = f'<section id="case-{op}">{parent_start}'
+    after = f"<p>kept after {op}</p></section>\n"
+    first_end = parent_end[:parent_end.index(">") + 1]        # the end tag that pops the slot
+    rest = parent_end[len(first_end):] + after
+    if form == "closed":
+        return SlotBlock(before, f"<{tag} {attribute}>", content, "", f"</{tag}>", sibling + parent_end + after)
+    if form == "before-sibling":
+        return SlotBlock(before, f"<{tag} {attribute}>", content, sibling, first_end, rest)
+    if form == "at-parent-end":
+        return SlotBlock(before, f"<{tag} {attribute}>", content, "", first_end, rest)
+    close = "/>" if form == "self-closing" else " />"
+    return SlotBlock(before, f"<{tag} {attribute}{close}", "", sibling, first_end, rest)
+
+
+# The page-level elements whose end tags may be omitted: one slot a page, the page around it.
+def page_level_block(tag: str, form: str, op: str) -> SlotBlock:
+    attribute = f'data-personalized-region="{op}"'
+    start = f"<{tag} {attribute}" + ("/>" if form == "self-closing" else ">")
+    own_end = form == "closed"
+    if tag == "html":
+        return SlotBlock("<!DOCTYPE html>\n", start, "<head><title>t</title></head>",
+                         "<body><p>kept after</p></body>", "</html>" if own_end else "", "\n" if own_end else "")
+    if tag == "head":
+        return SlotBlock("<!DOCTYPE html>\n<html>", start, "<title>t</title>",
+                         "" if own_end else "<body><p>kept after</p></body>",
+                         "</head>" if own_end else "</html>",
+                         "<body><p>kept after</p></body></html>\n" if own_end else "\n")
+    return SlotBlock("<!DOCTYPE html>\n<html><head><title>t</title></head>", start, "<p>origin</p>", "",
+                     "</body>" if own_end else "</html>", "</html>\n" if own_end else "\n")
+
+
+PAGE_LEVEL_FORMS = ("closed", "omitted", "self-closing")
+VOID_FORMS = ("plain", "self-closing", "self-closing-spaced")
+# Foreign elements (SVG, MathML), where `/>` does close an element.
+FOREIGN_SLOTS = ('<svg><g data-personalized-region="{op}"/><circle r="1"/></svg>',
+                 '<math><mi data-personalized-region="{op}"/><mn>2</mn></math>')
+
+
+def void_block(tag: str, form: str, op: str) -> SlotBlock:
+    close = {"plain": ">", "self-closing": "/>", "self-closing-spaced": " />"}[form]
+    return SlotBlock(f'<section id="case-{op}"><div>', f'<{tag} data-personalized-region="{op}"{close}', "", "",
+                     "", f"<p>next {op}</p></div><p>kept after {op}</p></section>\n")
+
+
+def foreign_block(index: int, op: str) -> SlotBlock:
+    slot = FOREIGN_SLOTS[index].format(op=op)
+    start_at, end_at = slot.index("<", 5), slot.index("/>") + 2
+    return SlotBlock(f'<section id="case-{op}">' + slot[:start_at], slot[start_at:end_at], "", "", "",
+                     slot[end_at:] + f"<p>kept after {op}</p></section>\n")
+
+
+# Elements whose end tag is required, written without it or self-closing: the rewriter cannot tell
+# them from a well-formed start tag (docs/slots.md).
+ORDINARY_FORMS = ("never-closed", "self-closing")
+
+
+def ordinary_block(tag: str, form: str, op: str) -> SlotBlock:
+    start = f'<{tag} data-personalized-region="{op}"' + ("/>" if form == "self-closing" else ">")
+    content = "" if form == "self-closing" else f"origin {op}"
+    return SlotBlock(f'<section id="case-{op}"><div>', start, content, f"<p>next {op}</p>", "</div>",
+                     f"<p>kept after {op}</p></section>\n")
+
+
+def slot_end_page(blocks: list[str]) -> str:
+    return "<!DOCTYPE html>\n<html><head><title>Slot ends</title></head>\n<body>\n" + "".join(blocks) + \
+        "</body></html>\n"
+
+
+def _slot_end_pages() -> dict[str, list[SlotBlock]]:
+    """path (without .html) -> the page's blocks: a whole page of them, or one page-level block."""
+    pages = {}
+    for tag in SLOT_CONTEXTS:
+        for form in SLOT_END_FORMS:
+            pages[f"/fault/slot-ends/{tag}/{form}"] = [slot_block(tag, form, op) for op in SLOT_OPERATIONS]
+    for tag in ("html", "head", "body"):
+        for form in PAGE_LEVEL_FORMS:
+            for op in SLOT_OPERATIONS:
+                pages[f"/fault/slot-ends/{tag}/{form}/{op}"] = [page_level_block(tag, form, op)]
+    for tag in sorted(VOID_ELEMENTS):
+        for form in VOID_FORMS:
+            pages[f"/fault/slot-ends/void/{tag}/{form}"] = [void_block(tag, form, op) for op in SLOT_OPERATIONS]
+    for tag in ("div", "section", "span"):
+        for form in ORDINARY_FORMS:
+            pages[f"/fault/slot-ends/ordinary/{tag}/{form}"] = [ordinary_block(tag, form, op) for op in SLOT_OPERATIONS]
+    for index, slot in enumerate(FOREIGN_SLOTS):
+        pages[f"/fault/slot-ends/foreign/{slot[1:slot.index('>')]}"] = [foreign_block(index, op)
+                                                                         for op in SLOT_OPERATIONS]
+    return pages
+
+
+SLOT_END_PAGES = _slot_end_pages()
+
+
+def slot_end_html(path: str) -> str:
+    blocks = SLOT_END_PAGES[path]
+    return blocks[0].html if len(blocks) == 1 else slot_end_page([block.html for block in blocks])
+
+
 FAULT_PAGES: dict[str, tuple[str, bytes]] = {
     "/fault/slow.html": ("text/html; charset=utf-8", SLOTTED),
     "/fault/inert.html": ("text/html; charset=utf-8", INERT),
     "/fault/nested.html": ("text/html; charset=utf-8", NESTED),
     **{path: (content_type, text.encode(charset)) for path, (text, charset, content_type) in CHARSET_PAGES.items()},
+    # each page twice: with its charset in the header, and without (the Worker's handlers of a page's own)
+    **{f"{path}.html": ("text/html; charset=utf-8", slot_end_html(path).encode()) for path in SLOT_END_PAGES},
+    **{f"{path}.no-charset.html": ("text/html", slot_end_html(path).encode()) for path in SLOT_END_PAGES},
 }
 
 
