@@ -1,5 +1,5 @@
 """The beacon in a real Chromium, against a local site shaped like the Worker's output: what it sends,
-when, and that every body it sends is valid per the events spec (section 2)."""
+when, and that every body it sends is a valid batch of the events' vocabulary (events/vocabulary.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
-from .conftest import MAX_BODY, MAX_EVENTS, SESSION_COOKIE, batch_problems, wait_until
+from .fixtures import MAX_BODY, MAX_EVENTS, SESSION_COOKIE, batch_problems, wait_until
 
 PAGES = Path(__file__).with_name("pages")
 PRODUCT = "/products/alpha-pro/"

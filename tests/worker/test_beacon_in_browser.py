@@ -6,12 +6,10 @@ from __future__ import annotations
 import time
 from urllib.parse import unquote
 
-import pytest
-
 from intentedge.session import COOKIE_NAME, SessionKeys, load
-from tests.browser.conftest import browser, chromium, wait_until  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.browser
+from tests.browser.fixtures import wait_until
+
 # Headless Chromium says "HeadlessChrome" in its user agent, and the Worker rightly treats that as
 # a crawler (fallbacks, no session, no beacon): this test is about a visitor's browser.
 VISITOR_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "

@@ -1,6 +1,7 @@
-"""Real-browser tests: Debian's headless Chromium driven by Selenium through Debian's chromedriver.
+"""Real-browser fixtures: Debian's headless Chromium driven by Selenium through Debian's chromedriver.
 
-Fixtures and helpers, meant to be reused by tests that load pages through the real Worker:
+A pytest plugin (tests/conftest.py registers it), so the browser tests here and the ones that load
+pages through the real Worker (tests/worker/test_beacon_in_browser.py) share one copy:
 
     chromium            session: (browser, driver) paths, installed with apt-get when missing
     browser             module: one webdriver.Chrome for the module, a fresh profile, 1280x800
@@ -8,10 +9,11 @@ Fixtures and helpers, meant to be reused by tests that load pages through the re
                         (the beacon inlined before </body>, a fresh page token per load) that
                         records every POST to /__pz/events in `site.events`
     wait_until(fn)      poll fn() until it returns something truthy, or fail after a deadline
-    batch_problems(b)   what makes an event body invalid per the events spec, section 2
+    batch_problems(b)   what makes an event body invalid for the events endpoint (events/vocabulary.py)
 
-Nothing downloads a browser: the driver's path is given to Selenium, so Selenium Manager is
-skipped (and SE_OFFLINE forbids it to fetch anything should it run).
+Every test that uses Chromium gets the `browser` marker. Nothing downloads a browser: the driver's
+path is given to Selenium, so Selenium Manager is skipped (and SE_OFFLINE forbids it to fetch
+anything should it run).
 """
 
 from __future__ import annotations
@@ -30,35 +32,22 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from intentedge.events.batch import Limits
 from intentedge.events.beacon import SOURCE
+from intentedge.events.vocabulary import FIELDS, SCHEMA_VERSION, SLOT_EVENTS
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-EVENTS_PATH = "/__pz/events"
+LIMITS = Limits()             # the endpoint's defaults: the beacon's bodies must fit them
+EVENTS_PATH = LIMITS.path
 SESSION_COOKIE = "pz_test_session=visitor-000000000000001"
-
-# Events spec, section 2: the fields each type may carry.
-EVENT_FIELDS = {
-    "page_view": {"url"},
-    "exposure": {"slot"},
-    "cta_click": {"slot", "url"},
-    "cart_add": {"productId", "quantity", "value"},
-    "cart_remove": {"productId", "quantity", "value"},
-    "purchase": {"value"},
-    "search": {"query"},
-    "trial_start": set(),
-}
-MAX_EVENTS = 50
-MAX_BODY = 16 * 1024
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "browser: drives a real headless Chromium (installed with apt-get if missing)")
+MAX_EVENTS = LIMITS.max_events
+MAX_BODY = LIMITS.max_bytes
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if Path(str(item.fspath)).parent == Path(__file__).parent:
+        if "chromium" in item.fixturenames:
             item.add_marker(pytest.mark.browser)
 
 
@@ -75,12 +64,12 @@ def wait_until(predicate, timeout: float = 10, what: str = "condition", interval
 
 
 def batch_problems(body: object) -> list[str]:
-    """Why `body` is not a valid client batch (events spec section 2); [] when it is."""
+    """Why `body` is not a valid client batch, each event with its type's fields only; [] when it is."""
     if not isinstance(body, dict):
         return [f"body is {type(body).__name__}, not an object"]
     problems = []
-    if body.get("v") != 1:
-        problems.append(f"v is {body.get('v')!r}, not 1")
+    if body.get("v") != SCHEMA_VERSION:
+        problems.append(f"v is {body.get('v')!r}, not {SCHEMA_VERSION}")
     if "page" in body and not isinstance(body["page"], str):
         problems.append(f"page is {body['page']!r}, not a string")
     events = body.get("events")
@@ -88,11 +77,11 @@ def batch_problems(body: object) -> list[str]:
         return problems + [f"events is not a list of 1..{MAX_EVENTS}: {events!r:.200}"]
     for index, event in enumerate(events):
         kind = event.get("type") if isinstance(event, dict) else None
-        if kind not in EVENT_FIELDS:
+        if kind not in FIELDS:
             problems.append(f"event {index}: unknown type {kind!r}")
-        elif extra := set(event) - EVENT_FIELDS[kind] - {"type"}:
+        elif extra := set(event) - FIELDS[kind] - {"type"}:
             problems.append(f"event {index}: {kind} with fields {sorted(extra)}")
-        elif kind in ("exposure", "cta_click") and "page" not in body:
+        elif kind in SLOT_EVENTS and "page" not in body:
             problems.append(f"event {index}: {kind} needs a page token")
     return problems
 
