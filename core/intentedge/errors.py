@@ -13,8 +13,8 @@
     ├── MissingParameter  LookupError  a template parameter without a usable value (fragments.py)
     ├── EventRejected     ValueError   a batch the events endpoint refuses, with its HTTP status
     │                                  (events/batch.py)
-    └── LineError         ValueError   a stored events line without the line's shape (events/vocabulary.py)
-        └── EventError                 a batch that cannot be folded (events/fold.py)
+    └── LineError         ValueError   an events line or batch without its shape, `reason` one word
+                                       (events/vocabulary.py; events/fold.py names it EventError)
 
 The second column is a builtin base the error also has, so an `except ValueError` or
 `except LookupError` written for it still catches it. IntentEdgeError and the three errors
