@@ -507,6 +507,30 @@ def test_a_config_that_is_not_toml_is_an_error(tmp_path):
     assert len(result.stderr.splitlines()) == 1
 
 
+def test_a_config_that_does_not_compile_is_a_one_line_error_naming_the_file(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("[scoring]\ntiers = { high = 185 }\n[[rules]]\nid = 'r'\nslot = 'nowhere'\nfragment = 'f'\n")
+    result, report = run(tmp_path, tier_log().write(tmp_path / "events.jsonl"), "--config", config)
+    assert result.exit_code == 1 and report is None
+    assert result.stderr.startswith(f"Error: {config}: rule 'r': slot 'nowhere' is not declared")
+    assert "scoring: tiers must map tier names to thresholds between 0 and 100" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_the_config_is_read_as_the_edge_compiles_it(tmp_path):
+    config = tmp_path / "config.toml"                  # no [scoring] tiers: the edge's defaults, and its low tier
+    config.write_text("[fragments.f]\nhtml = 'x'\n[slots.promo]\n[[rules]]\nid = 'r'\nslot = 'promo'\n"
+                      "fragment = 'f'\nholdout = 5\n")
+    log = Log()
+    log.line("config-visitor-001", VIEW, page=page("c1", "medium", 70))
+    log.line("config-visitor-002", VIEW, page=page("c2", "low", 10))
+    result, report = run(tmp_path, log.write(tmp_path / "events.jsonl"), "--config", config)
+    assert result.exit_code == 0, result.output
+    assert report["tiers"] == {"order": ["high", "medium", "low"], "from": "config"}
+    assert [row["rule"] for row in report["lift"]] == ["r"]
+    assert "tiers not in the config" not in result.stderr
+
+
 # --- output ----------------------------------------------------------------------------------
 
 def test_the_report_files_and_the_html_page(tmp_path):
