@@ -23,6 +23,7 @@ from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
 
 from intentedge.signing import SessionKeys, SignatureError, Signer
 
+RESERVED_PREFIX = "pz_"     # every parameter named so is ours: never sent to the origin, never in a cache key
 TOKEN_PARAM = "pz_preview"
 TIER_PARAM = "pz_tier"
 RULE_PARAM = "pz_rule"
@@ -103,17 +104,26 @@ def preview_url(url: str, token: str, *, tier: str | None = None, rule: str | No
     params += [(SET_PREFIX + path, value) for path, value in (overrides or {}).items()]
     parts = urlsplit(url)
     own = "&".join(item for item in parts.query.split("&")
-                   if item and not unquote_plus(item.partition("=")[0]).lower().startswith("pz_"))
+                   if item and not is_reserved_param(item.partition("=")[0]))
     query = "&".join(q for q in (own, urlencode(params)) if q)
     return urlunsplit(parts._replace(query=query))
 
 
+def is_reserved_param(raw_name: str) -> bool:
+    """Whether a query parameter, its name as written in the URL, is one of ours (pz_*): decoded as
+    the Worker decodes the names it reads (`pz%5Fpreview` is `pz_preview`), in any case, so every
+    name that could be honoured is also one that is stripped."""
+    return unquote_plus(raw_name).lower().startswith(RESERVED_PREFIX)
+
+
 def without_preview_params(url: str) -> str:
-    """`url` without its pz_* parameters (tokens stay out of the origin's logs); unchanged if it has none."""
+    """`url` without its pz_* parameters, however encoded (tokens stay out of the origin's logs);
+    unchanged if it has none."""
     parts = urlsplit(url)
-    if "pz_" not in parts.query:
+    query = parts.query
+    if "%" not in query and "+" not in query and RESERVED_PREFIX not in query.lower():
         return url
-    kept = [item for item in parts.query.split("&") if not item.startswith("pz_")]
+    kept = [item for item in query.split("&") if not is_reserved_param(item.partition("=")[0])]
     return urlunsplit(parts._replace(query="&".join(kept)))
 
 

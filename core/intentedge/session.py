@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -33,7 +32,6 @@ RECENT_LIMIT = 5
 IMPRESSION_LIMIT = 24
 _STATE_VERSION = 1
 _SIGNER = Signer(b"intentedge.session.v1\x00")
-_COOKIE_SEPARATORS = re.compile("[;,]")
 
 
 @dataclass(frozen=True)
@@ -166,9 +164,10 @@ def expired_cookie_header(*, secure: bool = True) -> str:
 
 
 def cookie_value(cookie_header: str, name: str = COOKIE_NAME) -> str | None:
-    """The value of cookie `name` in a Cookie header (the first one if repeated). A header sent
-    twice reaches the Worker joined with ", ", and a cookie value cannot hold "," (RFC 6265)."""
-    for part in _COOKIE_SEPARATORS.split(cookie_header):
+    """The value of cookie `name` in a Cookie header (the first one if repeated). Pairs are split
+    at ";" only (RFC 6265): a comma belongs to the value it is in, so another cookie whose value
+    holds ",consent=yes" cannot create the consent cookie."""
+    for part in cookie_header.split(";"):
         key, sep, value = part.strip().partition("=")
         if sep and key == name:
             return value.strip()

@@ -51,3 +51,15 @@ def test_nobody_is_not_the_default():
     assert NOBODY != ConsentPolicy()
     assert (NOBODY.cookie, NOBODY.value) == (None, None)
     assert may_recognise(ConsentPolicy(), "", gpc=False) and not may_recognise(NOBODY, "", gpc=False)
+
+
+@pytest.mark.parametrize("header", [
+    "tracking=a,consent=yes",            # a comma inside another cookie's value
+    "tracking=a, consent=yes",
+    "q=x,y,consent=yes; theme=dark",
+    'note="a,consent=yes"',
+])
+def test_a_comma_inside_another_cookie_never_makes_the_consent_cookie(header):
+    assert not may_recognise(ConsentPolicy(cookie="consent", value="yes"), header, gpc=False)
+    assert not may_recognise(ConsentPolicy(cookie="consent"), header, gpc=False)
+    assert may_recognise(ConsentPolicy(cookie="consent", value="yes"), header + "; consent=yes", gpc=False)

@@ -567,6 +567,9 @@ def test_set_cookie_header():
         pytest.param("pz=a=b", "a=b", id="equals-in-value"),
         pytest.param("  pz = k1.a.b  ", None, id="space-before-equals"),
         pytest.param("PZ=k1.a.b", None, id="name-case-sensitive"),
+        # pairs are split at ";" only: a comma is part of the value it is in (RFC 6265)
+        pytest.param("theme=a,pz=k1.a.b", None, id="comma-in-another-value"),
+        pytest.param("pz=k1.a.b,other=1", "k1.a.b,other=1", id="comma-in-own-value"),
     ],
 )
 def test_cookie_value(header, expected):

@@ -175,3 +175,10 @@ def test_preview_parameters_never_reach_the_origin(worker, origin, token, mint_c
     for headers in ({"Cookie": mint_cookie()}, {"Authorization": "Basic eDp5"}):   # page cache, and bypass
         worker.get(f"/plain.html?a=1&pz_preview={token}&pz_rule=x&pz_set.cart.value=5", headers=headers)
         assert origin.requests[-1].path == "/plain.html?a=1"
+
+
+def test_a_comma_in_another_cookie_does_not_give_consent(worker, consent_required, loyal_visitor):
+    """Pairs are split at ";" only: a site's own cookie whose value holds ",consent=yes" is not consent."""
+    for sneaked in ("tracking=a,consent=yes", "q=x, consent=yes"):
+        reply = worker.get("/", headers={"Cookie": f"{loyal_visitor}; {sneaked}"})
+        assert hero(reply)[0] != "loyalty" and not any(c.startswith(f"{COOKIE_NAME}=dev1.") for c in set_cookies(reply))

@@ -38,7 +38,7 @@ from enum import Enum
 from urllib.parse import unquote_plus, urlsplit
 
 # Query parameters that do not change the origin's page: where a visitor came from, and our own
-# preview parameters (pz_*, core/preview.py). A trailing "*" is a prefix.
+# preview parameters (pz_*, intentedge/preview.py). A trailing "*" is a prefix.
 MARKETING_PARAMETERS = (
     "utm_*", "pz_*", "gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid", "twclid", "li_fat_id",
     "dclid", "mc_cid", "mc_eid", "_hsenc", "_hsmi", "igshid", "yclid",
