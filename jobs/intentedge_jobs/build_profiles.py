@@ -55,7 +55,8 @@ from intentedge.profile import profile_to_payload
 
 from .configfile import load_config
 from .cookies import dev_vars
-from .wranglerkv import WranglerError, find_project
+from .kv.errors import WranglerError
+from .wrangler import find_project
 
 PRODUCER = f"intentedge-cli/{__version__}"
 DEFAULT_TTL = 30 * 24 * 3600

@@ -21,9 +21,13 @@ from . import cookies
 from .configfile import load_config
 from .build_profiles import build_profiles, read_profiles
 from .inspect_kv import inspect
-from .kvstore import Console, Entry, KVError, open_store, publish_config, sync
+from .kv.console import Console
+from .kv.errors import KVError
+from .kv.store import Entry
+from .kv.sync import publish_config, sync
+from .kv.targets import open_store
 from .report import report
-from .wranglerkv import find_project
+from .wrangler import find_project
 
 PRODUCER = f"intentedge-cli/{__version__}"
 

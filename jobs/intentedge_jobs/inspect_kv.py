@@ -21,7 +21,9 @@ from intentedge import SchemaError
 from intentedge.contract import schema
 from intentedge.contract.bundles import pointer_target
 
-from .kvstore import CloudflareKV, KVError, open_store
+from .kv.cloudflare import CloudflareKV
+from .kv.errors import KVError
+from .kv.targets import open_store
 
 
 def known_schemas() -> dict[str, schema.Schema]:

@@ -1,5 +1,5 @@
 """`inspect KEY`: readable JSON for every envelope, a clear error for anything else, read from
-wrangler's local KV in a temp folder (and once from the fake Cloudflare API)."""
+wrangler's local KV in a temp folder (and once from the fake Cloudflare API, fake_cloudflare.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from intentedge.contract import schema
 from intentedge.contract.bundles import publication
 from intentedge_jobs.configfile import load_config
 from intentedge_jobs.inspect_kv import describe, inspect
-from intentedge_jobs.kvstore import Entry, open_store
+from intentedge_jobs.kv import cloudflare
+from intentedge_jobs.kv.store import Entry
+from intentedge_jobs.kv.targets import open_store
 
-from .test_kvstore import FakeCloudflare
+from .fake_cloudflare import FakeCloudflare
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITTEN_AT = 1_790_000_000  # 2026-09-21T14:13:20Z
@@ -106,13 +108,14 @@ def test_persist_to_with_remote_is_a_usage_error():
     assert result.exit_code == 2 and "--persist-to only applies to --local" in result.output
 
 
-def test_remote_reads_through_the_api_and_names_missing_variables():
-    with FakeCloudflare() as fake:
-        profile = schema.encode(schema.PROFILE, PROFILE, written_at=WRITTEN_AT, producer="test")
-        open_store("remote", environ=fake.environ()).put_many([Entry("profile/" + "b" * 32, profile)])
-        result = run("profile/" + "b" * 32, "--remote", env=fake.environ())
-        assert result.exit_code == 0, result.output
-        assert json.loads(result.output)["payload"]["sessions"] == 3
+def test_remote_reads_through_the_api_and_names_missing_variables(monkeypatch):
+    fake = FakeCloudflare()
+    monkeypatch.setattr(cloudflare, "urllib_transport", fake)   # the command's client sends to the fake
+    profile = schema.encode(schema.PROFILE, PROFILE, written_at=WRITTEN_AT, producer="test")
+    open_store("remote", environ=fake.environ()).put_many([Entry("profile/" + "b" * 32, profile)])
+    result = run("profile/" + "b" * 32, "--remote", env=fake.environ())
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["payload"]["sessions"] == 3
 
     result = run("config/current", "--remote", env={"CLOUDFLARE_ACCOUNT_ID": "", "CLOUDFLARE_API_TOKEN": "",
                                                     "INTENTEDGE_KV_NAMESPACE_ID": ""})

@@ -1,169 +1,36 @@
 """Bulk KV writes: batching, retries, idempotence, ordering and secrecy against a fake of Cloudflare's
-KV REST API (a real HTTP server on 127.0.0.1), plus one round trip through wrangler's local KV."""
+KV REST API (a transport: fake_cloudflare.py), plus one round trip through wrangler's local KV."""
 
 from __future__ import annotations
 
-import base64
 import io
 import json
-import threading
 import traceback
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from intentedge.contract.bundles import pointer_target
-from intentedge_jobs.wranglerkv import LocalKV
-from intentedge_jobs.kvstore import (
-    MAX_BULK_ITEMS, CloudflareKV, Console, Entry, KVConfigError, KVRequestError, KVUnavailable, RetryPolicy,
-    Secret, WriteFailed, batches, open_store, plan, publish_config, sync,
-)
+from intentedge.secret import Secret
+from intentedge_jobs.kv import cloudflare
+from intentedge_jobs.kv.cloudflare import CloudflareKV, RetryPolicy
+from intentedge_jobs.kv.console import Console
+from intentedge_jobs.kv.errors import KVConfigError, KVRequestError, KVUnavailable, WriteFailed
+from intentedge_jobs.kv.local import LocalKV
+from intentedge_jobs.kv.store import MAX_BULK_ITEMS, Entry, batches
+from intentedge_jobs.kv.sync import plan, publish_config, sync
+from intentedge_jobs.kv.targets import open_store
+
+from .fake_cloudflare import ACCOUNT, NAMESPACE, TOKEN, FakeCloudflare
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "tok-5ecret-Zq9xW2vL7mN4"
-ACCOUNT, NAMESPACE = "acct0123", "ns4567"
 CONFIG = {"slots": {"hero": {}}, "fragments": {"f": {"html": "<b>hi</b>"}}, "rules": []}
-
-
-class FakeCloudflare:
-    """Cloudflare's KV endpoints for one namespace: bulk PUT, keys (paginated), values GET.
-
-    `faults` is consumed one per request: "429" (Retry-After: 3), "500", "503", "drop" (close the
-    connection without answering), "echo" (a 400 whose message repeats the Authorization header),
-    "partial" (a 200 that reports the batch's first key as unsuccessful).
-    """
-
-    def __init__(self, *, page_size: int = 1000):
-        self.values: dict[str, tuple[bytes, dict | None, int | None]] = {}
-        self.batches: list[tuple[list[str], int]] = []  # keys and body size of each bulk write that landed
-        self.requests: list[tuple[str, str]] = []
-        self.faults: list[str] = []
-        self.page_size = page_size
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/client/v4"
-
-    def environ(self, **changes) -> dict[str, str]:
-        return {"CLOUDFLARE_ACCOUNT_ID": ACCOUNT, "INTENTEDGE_KV_NAMESPACE_ID": NAMESPACE,
-                "CLOUDFLARE_API_TOKEN": TOKEN, "CLOUDFLARE_API_BASE_URL": self.url, **changes}
-
-    def puts(self) -> list[list[str]]:
-        return [keys for keys, _ in self.batches]
-
-    def __enter__(self) -> FakeCloudflare:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-    def _handler(self):
-        fake = self
-        base = f"/client/v4/accounts/{ACCOUNT}/storage/kv/namespaces/{NAMESPACE}"
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_PUT(self) -> None:
-                self._serve()
-
-            def do_GET(self) -> None:
-                self._serve()
-
-            def _serve(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                url = urllib.parse.urlsplit(self.path)
-                with fake._lock:
-                    fake.requests.append((self.command, url.path))
-                    fault = fake.faults.pop(0) if fake.faults else None
-                if fault == "drop":
-                    self.close_connection = True
-                    return  # no status line: the client sees the connection close
-                if fault in ("429", "500", "503"):
-                    headers = {"Retry-After": "3"} if fault == "429" else {}
-                    return self._json(int(fault), {"success": False, "errors": [{"code": 10000 + int(fault),
-                                                                                  "message": f"fault {fault}"}]},
-                                      headers)
-                if fault == "echo":
-                    return self._json(400, {"success": False, "errors": [
-                        {"code": 10001, "message": f"bad request from {self.headers.get('Authorization')}"}]})
-                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                    return self._json(403, {"success": False, "errors": [{"code": 10000,
-                                                                           "message": "Authentication error"}]})
-                if not url.path.startswith(base + "/"):
-                    return self._json(404, {"success": False, "errors": [{"code": 10013, "message": "not found"}]})
-                rest = url.path[len(base):]
-                if self.command == "PUT" and rest == "/bulk":
-                    return self._bulk(json.loads(body), len(body), partial=fault == "partial")
-                if self.command == "GET" and rest == "/keys":
-                    return self._keys(urllib.parse.parse_qs(url.query))
-                if self.command == "GET" and rest.startswith("/values/"):
-                    return self._value(urllib.parse.unquote(rest[len("/values/"):]))
-                self._json(405, {"success": False, "errors": [{"code": 10405, "message": "no such route"}]})
-
-            def _bulk(self, items: list[dict], size: int, *, partial: bool) -> None:
-                failed = [items[0]["key"]] if partial else []
-                with fake._lock:
-                    for item in items:
-                        if item["key"] in failed:
-                            continue
-                        value = base64.b64decode(item["value"]) if item.get("base64") else item["value"].encode()
-                        fake.values[item["key"]] = (value, item.get("metadata"), item.get("expiration_ttl"))
-                    fake.batches.append(([item["key"] for item in items if item["key"] not in failed], size))
-                self._json(200, {"success": True, "errors": [], "result": {
-                    "successful_key_count": len(items) - len(failed), "unsuccessful_keys": failed}})
-
-            def _keys(self, query: dict) -> None:
-                prefix = query.get("prefix", [""])[0]
-                start = int(query.get("cursor", ["0"])[0] or 0)
-                limit = min(int(query.get("limit", ["1000"])[0]), fake.page_size)
-                with fake._lock:
-                    names = sorted(key for key in fake.values if key.startswith(prefix))
-                    page = [{"name": key, "metadata": fake.values[key][1]} for key in names[start:start + limit]]
-                cursor = str(start + limit) if start + limit < len(names) else ""
-                self._json(200, {"success": True, "errors": [], "result": page,
-                                 "result_info": {"count": len(page), "cursor": cursor}})
-
-            def _value(self, key: str) -> None:
-                with fake._lock:
-                    found = fake.values.get(key)
-                if found is None:
-                    return self._json(404, {"success": False, "errors": [{"code": 10009,
-                                                                           "message": "get: 'key not found'"}]})
-                self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(found[0])))
-                self.end_headers()
-                self.wfile.write(found[0])
-
-            def _json(self, status: int, doc: dict, headers: dict | None = None) -> None:
-                data = json.dumps(doc).encode()
-                self.send_response(status)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        return Handler
 
 
 @pytest.fixture
 def fake():
-    with FakeCloudflare() as server:
-        yield server
+    return FakeCloudflare()
 
 
 class Sleeps(list):
@@ -174,8 +41,8 @@ class Sleeps(list):
 
 
 def remote(fake: FakeCloudflare, sleeps: Sleeps | None = None, **options) -> CloudflareKV:
-    return CloudflareKV(ACCOUNT, NAMESPACE, TOKEN, base_url=fake.url, sleep=sleeps if sleeps is not None else Sleeps(),
-                        random_=lambda: 1.0, **options)
+    return CloudflareKV(ACCOUNT, NAMESPACE, TOKEN, base_url=fake.url, transport=fake,
+                        sleep=sleeps if sleeps is not None else Sleeps(), random_=lambda: 1.0, **options)
 
 
 def profiles(count: int, *, size: int = 40, salt: bytes = b"") -> list[Entry]:
@@ -241,13 +108,13 @@ def test_bulk_writes_stay_within_the_byte_limit_and_round_trip(fake):
 
 
 def test_list_follows_the_cursor_through_every_page():
-    with FakeCloudflare(page_size=3) as fake:
-        store = remote(fake)
-        store.put_many(profiles(10) + [Entry("config/current", b"p")])
-        listed = dict(store.list("profile/"))
-        assert len(listed) == 10
-        assert listed["profile/" + "0" * 32] == {"sha256": profiles(1)[0].sha256}
-        assert sum(1 for method, path in fake.requests if path.endswith("/keys")) == 4
+    fake = FakeCloudflare(page_size=3)
+    store = remote(fake)
+    store.put_many(profiles(10) + [Entry("config/current", b"p")])
+    listed = dict(store.list("profile/"))
+    assert len(listed) == 10
+    assert listed["profile/" + "0" * 32] == {"sha256": profiles(1)[0].sha256}
+    assert sum(1 for method, path in fake.requests if path.endswith("/keys")) == 4
 
 
 def test_keys_with_slashes_and_spaces_are_quoted_in_the_path(fake):
@@ -285,7 +152,8 @@ def test_reads_are_retried_too(fake):
 def test_jitter_spreads_the_backoff(fake):
     fake.faults = ["500", "500"]
     sleeps = Sleeps()
-    store = CloudflareKV(ACCOUNT, NAMESPACE, TOKEN, base_url=fake.url, sleep=sleeps, random_=iter([0.5, 0.25]).__next__)
+    store = CloudflareKV(ACCOUNT, NAMESPACE, TOKEN, base_url=fake.url, transport=fake, sleep=sleeps,
+                         random_=iter([0.5, 0.25]).__next__)
     store.put_many(profiles(1))
     assert sleeps == [0.25, 0.25]  # 0.5 * 0.5, then 1.0 * 0.25
 
@@ -320,7 +188,7 @@ def test_a_failure_part_way_keeps_what_was_written_and_a_rerun_finishes(fake):
 
 def test_a_client_error_fails_at_once_with_a_hint(fake):
     sleeps = Sleeps()
-    store = CloudflareKV(ACCOUNT, NAMESPACE, "wrong-token", base_url=fake.url, sleep=sleeps)
+    store = CloudflareKV(ACCOUNT, NAMESPACE, "wrong-token", base_url=fake.url, transport=fake, sleep=sleeps)
     with pytest.raises(KVRequestError, match=r"HTTP 403: Authentication error \[10000\].*CLOUDFLARE_API_TOKEN"):
         store.put_many(profiles(1))
     assert sleeps == [] and len(fake.requests) == 1
@@ -454,7 +322,8 @@ def test_from_env_names_every_missing_variable():
         CloudflareKV.from_env({"INTENTEDGE_KV_NAMESPACE_ID": "ns"})
 
 
-def test_open_store_remote_uses_the_environment(fake):
+def test_open_store_remote_uses_the_environment(fake, monkeypatch):
+    monkeypatch.setattr(cloudflare, "urllib_transport", fake)   # what the store sends goes to the fake
     store = open_store("remote", environ=fake.environ())
     store.put_many(profiles(1))
     assert len(fake.values) == 1
