@@ -35,7 +35,6 @@ import gzip
 import json
 import math
 import os
-import sys
 import tempfile
 import time
 import zlib
@@ -56,6 +55,7 @@ from intentedge.profile import profile_to_payload
 from .configfile import load_config
 from .cookies import dev_vars
 from .kv.errors import WranglerError
+from .progress import Progress
 from .wrangler import find_project
 
 PRODUCER = f"intentedge-cli/{__version__}"
@@ -67,7 +67,6 @@ REPORTED_TYPES = 20                   # unknown event types named in the report;
 PARTITION_INPUT_BYTES = 16 << 20      # JSON per spill partition (pass 2 holds one partition's visitors)
 GZIP_RATIO = 8                        # a guess of JSON Lines' gzip ratio, to size partitions
 MAX_PARTITIONS = 4096                 # 64 GB of JSON at 16 MB each; past that partitions grow
-PROGRESS_SECONDS = 10.0               # plain progress lines when stderr is not a terminal
 _KEY_CACHE = 4096                     # visitor id -> profile key and partition, for runs of one visitor's batches
 SPILL_BUFFER_BYTES = 16 << 20         # spill data held in memory before it is appended, all partitions
 
@@ -147,50 +146,13 @@ class BuildError(Exception):
     """The run cannot go on: the input cannot be read or the output cannot be written."""
 
 
-class _Progress:
-    """On a terminal, one bar: reading the input is its first half, folding the partitions the second.
-    Otherwise a plain line every PROGRESS_SECONDS."""
-
-    def __init__(self, err: TextIO, total: int, *, tty: bool, clock: Callable[[], float] = time.monotonic):
-        self.err, self.total, self.clock = err, total, clock
-        self.bar = click.progressbar(length=2 * max(total, 1), label="build-profiles", file=err) if tty else None
-        self.done = 0
-        self.next_line = clock() + PROGRESS_SECONDS
-        if self.bar is not None:
-            self.bar.__enter__()
-
-    def update(self, position: int, events: int) -> None:
-        if self.bar is not None:
-            self._advance(position)
-        elif self.clock() >= self.next_line:
-            self.next_line = self.clock() + PROGRESS_SECONDS
-            share = f" ({100 * position / self.total:.0f} %)" if self.total else ""
-            click.echo(f"build-profiles: read {position:,} of {self.total:,} bytes{share}, {events:,} events",
-                       file=self.err)
-
-    def folding(self, partition: int, partitions: int) -> None:
-        if self.bar is not None:
-            self._advance(self.total + self.total * partition // partitions)
-        elif self.clock() >= self.next_line:
-            self.next_line = self.clock() + PROGRESS_SECONDS
-            click.echo(f"build-profiles: folding partition {partition + 1} of {partitions}", file=self.err)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self._advance(2 * max(self.total, 1))
-            self.bar.__exit__(None, None, None)
-            self.bar = None
-
-    def _advance(self, position: int) -> None:
-        if position > self.done:
-            self.bar.update(position - self.done)
-            self.done = position
-
-
 def build(source: Path, out: Path, *, folder: Folder, salt: bytes, written_at: int, ttl: int = DEFAULT_TTL,
-          partitions: int | None = None, tmp_dir: Path | None = None, progress: _Progress | None = None,
+          partitions: int | None = None, tmp_dir: Path | None = None, progress_file: TextIO | None = None,
           clock: Callable[[], float] = time.perf_counter) -> Report:
-    """Read `source`, write the profiles to `out` (atomically), return the report. BuildError on I/O failures."""
+    """Read `source`, write the profiles to `out` (atomically), return the report. BuildError on I/O failures.
+
+    Progress goes to `progress_file` (default: stderr) as one bar: reading the input is its first
+    half, folding the partitions the second (see progress.py for what a non-terminal gets)."""
     if not salt:
         raise BuildError("the profile salt is empty")
     started = clock()
@@ -203,9 +165,9 @@ def build(source: Path, out: Path, *, folder: Folder, salt: bytes, written_at: i
     if partitions is None:
         partitions = _partitions_for(size * (GZIP_RATIO if gzipped else 1))
     report.partitions = partitions
-    progress = progress or _Progress(sys.stderr, size, tty=False)
     partial_out = out.with_name(out.name + ".partial")     # renamed to `out` once complete
     with ExitStack() as stack:
+        progress = stack.enter_context(Progress(2 * max(size, 1), label="build-profiles", file=progress_file))
         try:
             sink = stack.enter_context(open(partial_out, "w", encoding="ascii", newline="\n"))
             spill_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="intentedge-profiles-",
@@ -214,17 +176,18 @@ def build(source: Path, out: Path, *, folder: Folder, salt: bytes, written_at: i
             raise BuildError(f"{exc.filename or out}: cannot be written: {exc.strerror or exc}") from None
         stack.callback(partial_out.unlink, missing_ok=True)
         spills = [spill_dir / f"part-{index:04d}.msgpack" for index in range(partitions)]
-        _spill(source, gzipped, spills, salt, report, progress)
+        _spill(source, gzipped, size, spills, salt, report, progress)
         try:
             for index, spill in enumerate(spills):
-                progress.folding(index, partitions)
+                progress.update(size + size * index // partitions,
+                                f"build-profiles: folding partition {index + 1} of {partitions}")
                 _fold_partition(spill, sink, folder, written_at, ttl, report)
                 spill.unlink()
             sink.close()
             os.replace(partial_out, out)
         except OSError as exc:
             raise BuildError(f"{out}: cannot be written: {exc.strerror or exc}") from None
-    progress.close()
+        progress.update(progress.length)
     report.bytes_written = out.stat().st_size
     report.seconds = clock() - started
     return report
@@ -251,8 +214,8 @@ def _open_input(source: Path, gzipped: bool, stack: ExitStack) -> tuple[BinaryIO
     return (stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb")) if gzipped else raw), raw
 
 
-def _spill(source: Path, gzipped: bool, spills: list[Path], salt: bytes, report: Report,
-           progress: _Progress) -> None:
+def _spill(source: Path, gzipped: bool, size: int, spills: list[Path], salt: bytes, report: Report,
+           progress: Progress) -> None:
     """Pass 1: validate every line and append each batch to the spill file of its visitor's key."""
     n = len(spills)
     keys: dict[str, tuple[str, int]] = {}
@@ -271,7 +234,7 @@ def _spill(source: Path, gzipped: bool, spills: list[Path], salt: bytes, report:
                 line_no += 1
                 nbytes += len(line)
                 if not line_no & 0xFFF:
-                    progress.update(raw.tell(), events)
+                    _reading(progress, raw.tell(), size, events)
                 if len(line) > MAX_LINE_BYTES and line[-1] != 0x0A:
                     nbytes += _skip_rest(readline)
                     report.bad_line("too_long", line_no)
@@ -308,7 +271,12 @@ def _spill(source: Path, gzipped: bool, spills: list[Path], salt: bytes, report:
     for spill, buffer in zip(spills, buffers):
         _append(spill, buffer)
     report.lines, report.bytes_read, report.batches, report.events = line_no, nbytes, batches, events
-    progress.update(progress.total, events)
+    _reading(progress, size, size, events)
+
+
+def _reading(progress: Progress, position: int, size: int, events: int) -> None:
+    share = f" ({100 * position / size:.0f} %)" if size else ""
+    progress.update(position, f"build-profiles: read {position:,} of {size:,} bytes{share}, {events:,} events")
 
 
 def _append(spill: Path, buffer: bytearray) -> None:
@@ -390,20 +358,12 @@ def build_profiles(events: Path, config: Path, out: Path, salt: str | None, ttl:
     """Fold the event batches of EVENTS (JSON Lines, .gz too) into visitor profiles for KV."""
     folder = _folder(config)
     salt_bytes = _salt(salt)
-    err = sys.stderr
-    try:
-        size = events.stat().st_size
-    except OSError as exc:
-        raise click.ClickException(f"{events}: cannot be read: {exc.strerror or exc}") from None
-    progress = _Progress(err, size, tty=_isatty(err))
     try:
         report = build(events, out, folder=folder, salt=salt_bytes,
                        written_at=int(time.time()) if written_at is None else written_at, ttl=ttl,
-                       partitions=partitions, tmp_dir=tmp_dir, progress=progress)
+                       partitions=partitions, tmp_dir=tmp_dir)
     except BuildError as exc:
         raise click.ClickException(str(exc)) from None
-    finally:
-        progress.close()
     for line in report.summary(out):
         click.echo(line)
     if report_path is not None:
@@ -411,10 +371,3 @@ def build_profiles(events: Path, config: Path, out: Path, salt: str | None, ttl:
             report_path.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
         except OSError as exc:
             raise click.ClickException(f"{report_path}: cannot be written: {exc.strerror or exc}") from None
-
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False

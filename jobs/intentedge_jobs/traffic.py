@@ -67,6 +67,7 @@ from intentedge.session import COOKIE_NAME, SessionKeys, load
 
 from .cookies import mint, session_keys, stage_index
 from .paths import ROOT
+from .progress import Progress
 
 DEFAULT_EVENTS_PATH = "/__pz/events"
 DEFAULT_LIFTS = {"bundle-on-products": 1.0, "local-pickup": 0.0}
@@ -472,13 +473,14 @@ def run(url: str, visitors: int, seed: int, *, concurrency: int = 4, base: float
     url = url.rstrip("/")
     results: list[Visit | None] = [None] * visitors
     started = time.monotonic()
-    with ThreadPoolExecutor(concurrency) as pool, _Progress(visitors, progress) as bar:
+    with ThreadPoolExecutor(concurrency) as pool, \
+            Progress(visitors, label="visitors", show_pos=True, hidden=not progress) as bar:
         futures = {pool.submit(visit, plan_visitor(seed, index), url, keys=keys, base=base, lifts=lifts,
                                tier_factors=tier_factors, events_path=events_path, timeout=timeout): index
                    for index in range(visitors)}
-        for future in as_completed(futures):
+        for done, future in enumerate(as_completed(futures), 1):
             results[futures[future]] = future.result()
-            bar.update()
+            bar.update(done, f"  {done}/{visitors} visitors ({done * 100 // visitors} %)")
     return Truth(url, seed, base, lifts, results, time.monotonic() - started, tier_factors)
 
 
@@ -498,34 +500,6 @@ def _check(url: str, visitors: int, concurrency: int, base: float, lifts: dict[s
             raise ValueError(f"tier factor of {segment!r}: a segment expected ({', '.join(SEGMENT_SHARES)})")
         if not factor >= 0:   # NaN too
             raise ValueError(f"tier factor of {segment!r}: at least 0 expected, got {factor}")
-
-
-class _Progress:
-    """tqdm on a terminal when it is installed; otherwise a line every 10 %; nothing when disabled."""
-
-    def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled, self.done, self._bar = total, enabled, 0, None
-        if enabled and sys.stderr.isatty():
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                return
-            self._bar = tqdm(total=total, unit="visitor", file=sys.stderr)
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-    def update(self) -> None:
-        self.done += 1
-        if self._bar is not None:
-            self._bar.update()
-        elif self.enabled and self.done * 10 // self.total > (self.done - 1) * 10 // self.total:
-            print(f"  {self.done}/{self.total} visitors ({self.done * 100 // self.total} %)",
-                  file=sys.stderr, flush=True)
 
 
 def summary(truth: Truth) -> str:

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from intentedge.contract import schema
-from intentedge_jobs import build_profiles as job
+from intentedge_jobs import build_profiles as job, progress
 from intentedge_jobs.build_profiles import build_profiles, read_profiles
 from intentedge.contract.keys import profile_key
 from intentedge.profile import Profile, profile_from_payload
@@ -252,7 +252,7 @@ def test_salt_comes_from_the_option_the_environment_or_dev_vars(tmp_path, config
 
 
 def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, config, monkeypatch):
-    monkeypatch.setattr(job, "PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(progress, "LINE_SECONDS", 0.0)
     result = built(write_lines(tmp_path / "events.jsonl", GOOD), config, tmp_path / "out.jsonl", "--partitions", "2")
     assert f"build-profiles: read {(tmp_path / 'events.jsonl').stat().st_size:,} of" in result.stderr
     assert "build-profiles: folding partition 2 of 2" in result.stderr
@@ -291,8 +291,7 @@ def test_a_progress_bar_on_a_terminal(tmp_path, config):
 
     events = write_lines(tmp_path / "events.jsonl", GOOD)
     terminal = Terminal()
-    progress = job._Progress(terminal, events.stat().st_size, tty=True)
     report = job.build(events, tmp_path / "out.jsonl", folder=job._folder(config), salt=SALT.encode(),
-                       written_at=NOW, partitions=3, progress=progress)
+                       written_at=NOW, partitions=3, progress_file=terminal)
     assert report.visitors == 3 and report.partitions == 3
     assert "build-profiles  [####################################]  100%" in terminal.getvalue()
