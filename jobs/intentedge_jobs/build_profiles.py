@@ -46,13 +46,13 @@ from typing import BinaryIO, Callable, Iterator, TextIO
 import click
 import msgpack
 
-from intentedge import ConfigError, __version__, compile_bundle
+from intentedge import Bundle, ConfigError, __version__
 from intentedge.contract import schema
 from intentedge.events.fold import EventError, Folder, batch_from_json, merge, profile_from_partial, session_tag
 from intentedge.contract.keys import PROFILE_PREFIX, profile_key
 from intentedge.profile import profile_to_payload
 
-from .configfile import load_config
+from .configfile import read_config_file
 from .cookies import dev_vars
 from .kv.errors import WranglerError
 from .progress import Progress
@@ -146,10 +146,11 @@ class BuildError(Exception):
     """The run cannot go on: the input cannot be read or the output cannot be written."""
 
 
-def build(source: Path, out: Path, *, folder: Folder, salt: bytes, written_at: int, ttl: int = DEFAULT_TTL,
+def build(source: Path, out: Path, *, bundle: Bundle, salt: bytes, written_at: int, ttl: int = DEFAULT_TTL,
           partitions: int | None = None, tmp_dir: Path | None = None, progress_file: TextIO | None = None,
           clock: Callable[[], float] = time.perf_counter) -> Report:
-    """Read `source`, write the profiles to `out` (atomically), return the report. BuildError on I/O failures.
+    """Read `source`, write the profiles of `bundle`'s page signals and products to `out` (atomically),
+    return the report. BuildError on I/O failures.
 
     Progress goes to `progress_file` (default: stderr) as one bar: reading the input is its first
     half, folding the partitions the second (see progress.py for what a non-terminal gets)."""
@@ -165,6 +166,7 @@ def build(source: Path, out: Path, *, folder: Folder, salt: bytes, written_at: i
     if partitions is None:
         partitions = _partitions_for(size * (GZIP_RATIO if gzipped else 1))
     report.partitions = partitions
+    folder = Folder(bundle.signals, bundle.products)
     partial_out = out.with_name(out.name + ".partial")     # renamed to `out` once complete
     with ExitStack() as stack:
         progress = stack.enter_context(Progress(2 * max(size, 1), label="build-profiles", file=progress_file))
@@ -328,12 +330,11 @@ def _salt(option: str | None) -> bytes:
     return salt.encode()
 
 
-def _folder(config: Path) -> Folder:
+def _bundle(config: Path) -> Bundle:
     try:
-        bundle = compile_bundle(load_config(config), source=str(config))
+        return read_config_file(config).bundle
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    return Folder(bundle.signals, bundle.products)
 
 
 @click.command("build-profiles")
@@ -356,10 +357,10 @@ def _folder(config: Path) -> Folder:
 def build_profiles(events: Path, config: Path, out: Path, salt: str | None, ttl: int, written_at: int | None,
                    partitions: int | None, tmp_dir: Path | None, report_path: Path | None) -> None:
     """Fold the event batches of EVENTS (JSON Lines, .gz too) into visitor profiles for KV."""
-    folder = _folder(config)
+    bundle = _bundle(config)
     salt_bytes = _salt(salt)
     try:
-        report = build(events, out, folder=folder, salt=salt_bytes,
+        report = build(events, out, bundle=bundle, salt=salt_bytes,
                        written_at=int(time.time()) if written_at is None else written_at, ttl=ttl,
                        partitions=partitions, tmp_dir=tmp_dir)
     except BuildError as exc:

@@ -18,8 +18,8 @@ from intentedge.preview import mint_token, preview_url
 from intentedge.session import COOKIE_NAME, SessionKeyError
 
 from . import cookies
-from .configfile import load_config
 from .build_profiles import build_profiles, read_profiles
+from .configfile import ConfigFile, read_config_file
 from .inspect_kv import inspect
 from .kv.console import Console
 from .kv.errors import KVError
@@ -59,7 +59,7 @@ def cli() -> None:
 @_config_files
 def validate(files: tuple[Path, ...]) -> None:
     """Check config files; print every problem with its file, item and reason."""
-    _load_all(files)
+    _read_all(files)
     for path in files:
         click.echo(f"{path}: ok")
 
@@ -88,7 +88,7 @@ def publish(config_file: Path | None, profiles_file: Path | None, target: str | 
         raise click.UsageError("--persist-to goes with --local")
     if config_file is None and profiles_file is None:
         raise click.UsageError("give a config file, --profiles FILE, or both")
-    config = _load_all((config_file,))[0] if config_file is not None else None
+    config = _read_all((config_file,))[0].payload if config_file is not None else None
     console = Console()
     try:
         store = open_store(target, persist_to=persist_to, on_retry=console.retry)
@@ -152,7 +152,7 @@ def _seconds(text: str) -> int:
 def preview_token(keys: str | None, ttl: str, url: str | None, tier: str | None, rule: str | None,
                   overrides: tuple[str, ...]) -> None:
     """Mint a signed, expiring preview token: with it, ?pz_preview= shows the decision trace
-    (X-PZ-Trace header) and pz_tier, pz_rule and pz_set.* force a context (README: "Preview")."""
+    (X-PZ-Trace header) and pz_tier, pz_rule and pz_set.* force a context."""
     pairs: dict[str, str] = {}
     for item in overrides:
         name, sep, value = item.partition("=")
@@ -173,11 +173,12 @@ cli.add_command(inspect)
 cli.add_command(report)
 
 
-def _load_all(files: tuple[Path, ...]) -> list[dict]:
+def _read_all(files: tuple[Path, ...]) -> list[ConfigFile]:
+    """Every file compiled, or ConfigProblems with every problem of every file."""
     configs, errors = [], []
     for path in files:
         try:
-            configs.append(load_config(path))
+            configs.append(read_config_file(path))
         except ConfigError as exc:
             errors.append(exc)
     if errors:

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from intentedge.contract import schema
 from intentedge_jobs import build_profiles as job, progress
 from intentedge_jobs.build_profiles import build_profiles, read_profiles
+from intentedge_jobs.configfile import read_config_file
 from intentedge.contract.keys import profile_key
 from intentedge.profile import Profile, profile_from_payload
 
@@ -291,7 +292,7 @@ def test_a_progress_bar_on_a_terminal(tmp_path, config):
 
     events = write_lines(tmp_path / "events.jsonl", GOOD)
     terminal = Terminal()
-    report = job.build(events, tmp_path / "out.jsonl", folder=job._folder(config), salt=SALT.encode(),
+    report = job.build(events, tmp_path / "out.jsonl", bundle=read_config_file(config).bundle, salt=SALT.encode(),
                        written_at=NOW, partitions=3, progress_file=terminal)
     assert report.visitors == 3 and report.partitions == 3
     assert "build-profiles  [####################################]  100%" in terminal.getvalue()
