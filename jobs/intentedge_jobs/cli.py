@@ -1,4 +1,6 @@
-"""The `intentedge` command: validate and publish configs for the edge.
+"""The `intentedge` command: validate and publish configs for the edge, and the jobs around them.
+
+Each subcommand lives in its own module and is registered here (`cli.add_command`).
 
 Jobs raise; only `main` turns errors into exit codes (1 failure, 2 usage) and one
 `Error: ...` line per problem on stderr.
@@ -19,6 +21,7 @@ from intentedge.session import COOKIE_NAME, SessionKeyError
 
 from . import cookies
 from .build_profiles import build_profiles, read_profiles
+from .collector import collector_command
 from .configfile import ConfigFile, read_config_file
 from .inspect_kv import inspect
 from .kv.console import Console
@@ -27,6 +30,7 @@ from .kv.store import Entry
 from .kv.sync import publish_config, sync
 from .kv.targets import open_store
 from .report import report
+from .traffic import traffic_command
 from .wrangler import find_project
 
 PRODUCER = f"intentedge-cli/{__version__}"
@@ -52,7 +56,8 @@ class ConfigProblems(click.ClickException):
 @click.group()
 @click.version_option(__version__, prog_name="intentedge")
 def cli() -> None:
-    """Backend jobs for intentedge: validate and publish the config bundle the Worker reads."""
+    """Backend jobs for intentedge: validate and publish the config bundle and the profiles the Worker
+    reads, and the local tools around it (event collector, synthetic traffic, KPI report)."""
 
 
 @cli.command()
@@ -169,8 +174,10 @@ def preview_token(keys: str | None, ttl: str, url: str | None, tier: str | None,
 
 
 cli.add_command(build_profiles)
+cli.add_command(collector_command)
 cli.add_command(inspect)
 cli.add_command(report)
+cli.add_command(traffic_command)
 
 
 def _read_all(files: tuple[Path, ...]) -> list[ConfigFile]:

@@ -3,10 +3,10 @@
     POST /events   {"v": 1, "batches": [LINE, ...]}   204 once every new LINE is written
     GET  /health                                       200
 
-    python -m intentedge_jobs.collector --port 8788 --out events.jsonl [--token T]
+    intentedge collector --port 8788 --out events.jsonl [--token T]     (or python -m intentedge_jobs.collector)
     server, url = start_collector(path)    # in a thread: tests and the demo
 
-Each LINE (one accepted client batch, see the events spec, section 3) becomes one
+Each LINE (a client batch the Worker accepted, as core/intentedge/events/batch.py enriches it) becomes one
 compact JSON line. A LINE whose batchId is already in the file is skipped: the
 Worker retries a failed delivery, so the same batch may arrive twice. The ids are
 read back from the file at start, so a restarted collector does not duplicate either.
@@ -19,16 +19,15 @@ next n POSTs with `status` and writes nothing; `collector.posts` counts POSTs.
 
 from __future__ import annotations
 
-import argparse
 import hmac
 import json
-import os
 import signal
-import sys
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import click
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 ENVELOPE_VERSION = 1
@@ -220,21 +219,19 @@ def start_collector(path: Path, port: int = 0, host: str = "127.0.0.1",
     return server, server.url
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m intentedge_jobs.collector",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8788, help="0 picks a free port (default 8788)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--out", type=Path, required=True, help="the JSON Lines file to append to")
-    parser.add_argument("--token", default=os.environ.get("EVENTS_SINK_TOKEN"),
-                        help="require `Authorization: Bearer TOKEN` (default: $EVENTS_SINK_TOKEN)")
-    args = parser.parse_args(argv)
+@click.command("collector")
+@click.option("--port", type=int, default=8788, show_default=True, help="0 picks a free port.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The JSON Lines file to append to.")
+@click.option("--token", envvar="EVENTS_SINK_TOKEN",
+              help="Require `Authorization: Bearer TOKEN` (default: $EVENTS_SINK_TOKEN).")
+def collector_command(port: int, host: str, out: Path, token: str | None) -> None:
+    """Append the Worker's event batches to a JSON Lines file, until Ctrl-C or SIGTERM."""
     try:
-        server = CollectorServer(Collector(args.out, args.token), args.host, args.port)
+        server = CollectorServer(Collector(out, token), host, port)
     except OSError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return 1
-    print(f"ready {server.url}", flush=True)
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"ready {server.url}")
     signal.signal(signal.SIGTERM, signal.default_int_handler)   # a stopped collector closes its file
     try:
         server.serve_forever()
@@ -243,8 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.server_close()
         server.collector.close()
-    return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    collector_command(prog_name="python -m intentedge_jobs.collector")

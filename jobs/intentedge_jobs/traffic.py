@@ -1,9 +1,11 @@
 """Synthetic visitors through a running Worker, with a known ground truth to check the events against.
 
-    python -m intentedge_jobs.traffic --url http://127.0.0.1:8787 --visitors 600 --seed 7 \\
+    intentedge traffic --url http://127.0.0.1:8787 --visitors 600 --seed 7 \\
         [--concurrency 4] [--base 0.1] [--lift bundle-on-products=1.0 ...] [--tier-factor high=2.5 ...]
         [--keys ID:SECRET] [--truth FILE]
     truth = run(url, visitors=600, seed=7)
+
+(`python -m intentedge_jobs.traffic` runs the same command.)
 
 A visitor is made from (seed, index) alone (`plan_visitor`): its id, a session cookie
 minted for that id, so the Worker's holdouts (a hash of rule id and visitor id) are
@@ -47,13 +49,11 @@ many of each bought, and per segment its visitors and buyers.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import http.client
 import json
 import random
-import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -61,6 +61,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import click
 
 from intentedge.decision import CONTROL, FALLBACK
 from intentedge.session import COOKIE_NAME, SessionKeys, load
@@ -527,58 +529,62 @@ def _rate(arm: Arm) -> str:
     return "-" if arm.rate is None else f"{arm.rate:.1%}"
 
 
-def _lift(text: str) -> tuple[str, float]:
-    return _name_number(text, "RULE")
+class _NamedNumber(click.ParamType):
+    """NAME=NUMBER, as (name, number)."""
+
+    def __init__(self, name: str):
+        self.name = f"{name}=NUMBER"
+
+    def convert(self, value, param, ctx) -> tuple[str, float]:
+        if isinstance(value, tuple):
+            return value
+        key, sep, number = value.partition("=")
+        try:
+            if not sep or not key:
+                raise ValueError
+            return key, float(number)
+        except ValueError:
+            self.fail(f"expected {self.name}, got {value!r}", param, ctx)
 
 
-def _tier_factor(text: str) -> tuple[str, float]:
-    return _name_number(text, "SEGMENT")
+class _BadRun(click.ClickException):
+    """Arguments `run` refuses: a usage error (exit 2), printed as one `Error: ...` line."""
+
+    exit_code = 2
 
 
-def _name_number(text: str, name: str) -> tuple[str, float]:
-    key, sep, value = text.partition("=")
+@click.command("traffic")
+@click.option("--url", required=True, help="The running Worker, e.g. http://127.0.0.1:8787.")
+@click.option("--visitors", type=int, default=600, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--concurrency", type=int, default=4, show_default=True)
+@click.option("--base", type=float, default=0.1, show_default=True, help="Purchase probability without any lift.")
+@click.option("--lift", "lifts", type=_NamedNumber("RULE"), multiple=True, metavar="RULE=LIFT",
+              help="Relative lift of a rule shown fired (repeatable); adds to or overrides "
+                   + ", ".join(f"{r}={v}" for r, v in DEFAULT_LIFTS.items()) + ".")
+@click.option("--tier-factor", "tier_factors", type=_NamedNumber("SEGMENT"), multiple=True,
+              metavar="SEGMENT=FACTOR",
+              help="Factor on the purchase probability of a segment's visitors (repeatable); overrides "
+                   + ", ".join(f"{s}={v}" for s, v in DEFAULT_TIER_FACTORS.items()) + ".")
+@click.option("--keys", help="SESSION_KEYS of the Worker (default: $SESSION_KEYS, then .dev.vars).")
+@click.option("--truth", type=click.Path(path_type=Path), help="Write the ground truth here as JSON.")
+def traffic_command(url: str, visitors: int, seed: int, concurrency: int, base: float,
+                    lifts: tuple[tuple[str, float], ...], tier_factors: tuple[tuple[str, float], ...],
+                    keys: str | None, truth: Path | None) -> None:
+    """Synthetic visitors through a running Worker, with a known ground truth to check the events against."""
     try:
-        if not sep or not key:
-            raise ValueError
-        return key, float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {name}=NUMBER, got {text!r}") from None
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m intentedge_jobs.traffic",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--url", required=True, help="the running Worker, e.g. http://127.0.0.1:8787")
-    parser.add_argument("--visitors", type=int, default=600)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--base", type=float, default=0.1, help="purchase probability without any lift")
-    parser.add_argument("--lift", type=_lift, action="append", default=[], metavar="RULE=LIFT",
-                        help="relative lift of a rule shown fired; adds to or overrides "
-                             + ", ".join(f"{r}={v}" for r, v in DEFAULT_LIFTS.items()))
-    parser.add_argument("--tier-factor", type=_tier_factor, action="append", default=[], metavar="SEGMENT=FACTOR",
-                        help="factor on the purchase probability of a segment's visitors; overrides "
-                             + ", ".join(f"{s}={v}" for s, v in DEFAULT_TIER_FACTORS.items()))
-    parser.add_argument("--keys", help="SESSION_KEYS of the Worker (default: $SESSION_KEYS, then .dev.vars)")
-    parser.add_argument("--truth", type=Path, help="write the ground truth here as JSON")
-    args = parser.parse_args(argv)
-    try:
-        keys = session_keys(args.keys, ROOT)
-        truth = run(args.url, args.visitors, args.seed, concurrency=args.concurrency, base=args.base,
-                    lifts={**DEFAULT_LIFTS, **dict(args.lift)}, keys=keys, progress=True,
-                    tier_factors=dict(args.tier_factor))
+        result = run(url, visitors, seed, concurrency=concurrency, base=base,
+                     lifts={**DEFAULT_LIFTS, **dict(lifts)}, keys=session_keys(keys, ROOT), progress=True,
+                     tier_factors=dict(tier_factors))
     except ValueError as exc:   # SessionKeyError too
-        print(f"Error: {exc}", file=sys.stderr)
-        return 2
-    if args.truth:
-        args.truth.write_text(json.dumps(truth.to_json(), indent=2) + "\n", encoding="utf-8")
-    print(summary(truth))
-    if truth.failure_rate > MAX_FAILURE_RATE:
-        print(f"Error: {truth.failed} of {truth.requests} requests failed "
-              f"(more than {MAX_FAILURE_RATE:.0%})", file=sys.stderr)
-        return 1
-    return 0
+        raise _BadRun(str(exc)) from None
+    if truth:
+        truth.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+    click.echo(summary(result))
+    if result.failure_rate > MAX_FAILURE_RATE:
+        raise click.ClickException(f"{result.failed} of {result.requests} requests failed "
+                                   f"(more than {MAX_FAILURE_RATE:.0%})")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    traffic_command(prog_name="python -m intentedge_jobs.traffic")

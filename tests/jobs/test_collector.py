@@ -1,5 +1,6 @@
 """The events collector over real HTTP: lines appended as written, batchIds never written twice (across
-a restart too), bad envelopes refused with a reason, injected failures, and the module's command line."""
+a restart too), bad envelopes refused with a reason, injected failures, and its command line
+(`intentedge collector`, and `python -m intentedge_jobs.collector` that scripts run)."""
 
 from __future__ import annotations
 
@@ -160,10 +161,17 @@ def test_with_a_token_only_a_post_that_carries_it_is_written(tmp_path):
     assert [l["batchId"] for l in read_lines(tmp_path / "events.jsonl")] == ["b1"]
 
 
-def test_the_command_line_prints_ready_and_appends(tmp_path):
+LAUNCHERS = {
+    "intentedge": [str(Path(sys.executable).with_name("intentedge")), "collector"],
+    "python-m": [sys.executable, "-m", "intentedge_jobs.collector"],
+}
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_the_command_line_prints_ready_and_appends(tmp_path, launcher):
     out = tmp_path / "events.jsonl"
-    server = Server("collector", [sys.executable, "-m", "intentedge_jobs.collector", "--port", str(free_port()),
-                                  "--out", str(out)], cwd=ROOT, log_path=tmp_path / "collector.log")
+    server = Server("collector", [*LAUNCHERS[launcher], "--port", str(free_port()), "--out", str(out)],
+                    cwd=ROOT, log_path=tmp_path / "collector.log")
     try:
         deadline = time.monotonic() + 15
         while not (ready := re.search(r"^ready (http://\S+)$", server.log_tail(), re.MULTILINE)):

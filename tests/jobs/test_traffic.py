@@ -1,8 +1,9 @@
 """The traffic generator: how it reads a personalized page, how its visitors and their choices follow
 from (seed, index) alone, the tier each segment's pages reach (core's page_view and decide on the demo
 config, as the Worker runs them), and the purchase probability. The last tests run it against a small fake
-HTTP server that checks the CLIENT's mechanics only (cookies followed, request bodies as in section 2 of
-the events spec); the Worker's side, end to end, is tested in tests/worker."""
+HTTP server that checks the CLIENT's mechanics only (cookies followed, request bodies as
+core/intentedge/events/batch.py parses them), and `intentedge traffic` through click's runner; the
+Worker's side, end to end, is tested in tests/worker."""
 
 from __future__ import annotations
 
@@ -11,15 +12,19 @@ import json
 from collections import Counter
 from itertools import pairwise
 import re
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from click.testing import CliRunner
 
 from intentedge import RequestContext, RequestData, compile_bundle, decide
 from intentedge_jobs import traffic
+from intentedge_jobs.cli import cli
 from intentedge_jobs.configfile import load_config
 from intentedge_jobs.traffic import (Page, Slot, page_events, page_from_html, plan_visitor, purchase_probability,
                                      run, visitor_cookie)
@@ -377,10 +382,16 @@ def test_fake_site_runs_are_the_same_whatever_the_concurrency(site):
     assert requests_of(first) == requests_of(site.by_visitor())
 
 
-def test_fake_site_command_line_writes_the_truth(site, tmp_path, capsys):
+def run_command(*args: str):
+    """`intentedge traffic ARGS`, through click's runner."""
+    return CliRunner().invoke(cli, ["traffic", *args])
+
+
+def test_fake_site_command_line_writes_the_truth(site, tmp_path):
     path = tmp_path / "truth.json"
-    assert traffic.main(["--url", site.url, "--visitors", "12", "--keys", KEYS_SPEC, "--truth", str(path),
-                         "--lift", "onboarding=0.5", "--tier-factor", "high=3"]) == 0
+    result = run_command("--url", site.url, "--visitors", "12", "--keys", KEYS_SPEC, "--truth", str(path),
+                         "--lift", "onboarding=0.5", "--tier-factor", "high=3")
+    assert result.exit_code == 0, result.output
     truth = json.loads(path.read_text())
     assert truth["totals"]["visitors"] == 12 and len(truth["visitors"]) == 12
     assert truth["lifts"] == {"bundle-on-products": 1.0, "local-pickup": 0.0, "onboarding": 0.5}
@@ -391,31 +402,29 @@ def test_fake_site_command_line_writes_the_truth(site, tmp_path, capsys):
     assert sum(segment["conversions"] for segment in truth["segments"].values()) == truth["totals"]["conversions"]
     assert {visitor["segment"] for visitor in truth["visitors"]} <= {"low", "medium", "high"}
     assert truth["http"]["failed"] == 0
-    out = capsys.readouterr()
-    assert "12 visitors" in out.out and "bundle-on-products" in out.out
-    assert "12/12 visitors (100 %)" in out.err   # progress, a plain line when not on a terminal
+    assert "12 visitors" in result.stdout and "bundle-on-products" in result.stdout
+    assert "12/12 visitors (100 %)" in result.stderr   # progress, a plain line when not on a terminal
 
 
-def test_fake_site_failing_requests_fail_the_command(tmp_path, capsys):
+def test_fake_site_failing_requests_fail_the_command(tmp_path):
     site = FakeSite(fail_posts=True)
     try:
-        assert traffic.main(["--url", site.url, "--visitors", "5", "--keys", KEYS_SPEC]) == 1
+        result = run_command("--url", site.url, "--visitors", "5", "--keys", KEYS_SPEC)
     finally:
         site.shutdown()
         site.server_close()
-    out = capsys.readouterr()
-    assert "POST 503" in out.out and "Error: " in out.err
+    assert result.exit_code == 1
+    assert "POST 503" in result.stdout and "Error: " in result.stderr
 
 
 @pytest.mark.parametrize("option, value, message", [
     ("--lift", "bundle-on-products", "expected RULE=NUMBER"),
     ("--tier-factor", "high=x", "expected SEGMENT=NUMBER"),
 ], ids=["lift", "tier-factor"])
-def test_a_malformed_pair_is_a_usage_error(option, value, message, capsys):
-    with pytest.raises(SystemExit) as exit_:
-        traffic.main(["--url", "http://127.0.0.1:9", option, value])
-    assert exit_.value.code == 2
-    assert message in capsys.readouterr().err
+def test_a_malformed_pair_is_a_usage_error(option, value, message):
+    result = run_command("--url", "http://127.0.0.1:9", option, value)
+    assert result.exit_code == 2
+    assert message in result.stderr
 
 
 @pytest.mark.parametrize("args, message", [
@@ -425,6 +434,15 @@ def test_a_malformed_pair_is_a_usage_error(option, value, message, capsys):
     (["--tier-factor", "vip=2"], "Error: tier factor of 'vip': a segment expected (low, medium, high)"),
     (["--tier-factor", "high=-1"], "Error: tier factor of 'high': at least 0 expected"),
 ], ids=["bad-keys", "no-visitors", "base-range", "unknown-segment", "negative-factor"])
-def test_bad_arguments_exit_2_before_any_request(args, message, capsys):
-    assert traffic.main(["--url", "http://127.0.0.1:9", *args]) == 2   # nothing listens on port 9
-    assert message in capsys.readouterr().err
+def test_bad_arguments_exit_2_before_any_request(args, message):
+    result = run_command("--url", "http://127.0.0.1:9", *args)   # nothing listens on port 9
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_python_m_runs_the_same_command():
+    """Scripts and docs run `python -m intentedge_jobs.traffic`: it is `intentedge traffic`."""
+    done = subprocess.run([sys.executable, "-m", "intentedge_jobs.traffic", "--url", "http://127.0.0.1:9",
+                           "--visitors", "0"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr == "Error: visitors and concurrency must be at least 1, got 0 and 4\n"
