@@ -1,13 +1,13 @@
 // Run the staged Python Worker (build/worker) under miniflare directly, without `wrangler dev`'s proxy.
 //
-//   node jobs/run_worker.mjs '{"root": "build/worker", "entry": "entry.py", "kvPersist": "DIR/v3/kv",
-//                              "port": 8787, "bindings": {"ORIGIN_URL": "http://127.0.0.1:8000", ...}}'
+//   node jobs/intentedge_jobs/run_worker.mjs '{"root": "build/worker", "entry": "entry.py",
+//        "kvPersist": "DIR/v3/kv", "port": 8787, "bindings": {"ORIGIN_URL": "http://127.0.0.1:8000", ...}}'
 //
 // Uses the miniflare that the pinned wrangler (3.68.0) depends on, so the Worker runs on the same
 // workerd (1.20240725.0, Python runtime embedded) as `wrangler dev`. Prints `ready <url>` on stdout
-// once the Worker serves, then runs until SIGTERM/SIGINT. The Worker's console output goes to stderr;
-// with "countDecisions": true (benchmarks) its per-request `decision` lines are only counted (the
-// count is printed on exit).
+// once the Worker serves, then runs until SIGTERM/SIGINT, or until the process that started it is
+// gone. The Worker's console output goes to stderr; with "countDecisions": true (benchmarks) its
+// per-request `decision` lines are only counted (the count is printed on exit).
 //
 // Unlike `wrangler dev`, the socket takes a request's `cf` object from an `MF-CF-Blob` header (JSON),
 // which lets tests play a verified bot or a visitor from another country.
@@ -23,7 +23,7 @@ import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 
 const require = createRequire(import.meta.url);
-const project = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const project = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");   // the checkout
 const wrangler = path.dirname(require.resolve("wrangler/package.json", { paths: [project] }));
 const { Miniflare } = require(require.resolve("miniflare", { paths: [wrangler] }));
 
@@ -87,6 +87,10 @@ const mf = new Miniflare({
 process.on("SIGTERM", () => process.exit(0));
 process.on("SIGINT", () => process.exit(0));
 process.on("exit", () => process.stderr.write(`run_worker: exiting, ${decisions} decision log lines\n`));
+// Stop once whoever started us is gone, however it ended: a test run killed by a CI timeout runs no
+// cleanup, and this process would otherwise keep workerd and its port. An orphan gets a new parent.
+const parent = process.ppid;
+setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 1000).unref();
 
 try {
   const url = await mf.ready;
