@@ -43,8 +43,12 @@ def slot_worker(origin, staged_worker, dev_secrets, tmp_path_factory):
     done = subprocess.run([cli, "publish", "--local", "--persist-to", str(kv), str(config)],
                           cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    yield from run_worker(staged_worker, tmp_path_factory, kv_dir=kv,
-                          bindings={**dev_secrets, "ORIGIN_URL": origin.url})
+    for worker in run_worker(staged_worker, tmp_path_factory, kv_dir=kv,
+                             bindings={**dev_secrets, "ORIGIN_URL": origin.url}):
+        # The first requests may find the metadata not read yet and serve the origin's page unmodified.
+        worker.get_until("/fault/slot-ends/ordinary/div/never-closed.html", lambda reply: b"data-pz-rule" in reply.body,
+                         timeout=30, headers=BOT)
+        yield worker
 
 
 def _choice(op: Operation) -> Choice:
