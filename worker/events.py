@@ -8,7 +8,7 @@ from js import Response, console
 from intentedge import log_line
 from intentedge.context import RequestContext
 from intentedge.events.batch import EventRejected
-from intentedge.events.endpoint import EventsOutcome, accept, admit, rejection
+from intentedge.events.endpoint import EventsOutcome, accept, admit, refusals_line, rejection
 from intentedge.visitor import visitor_of
 
 from isolate import ISOLATE
@@ -27,8 +27,12 @@ async def events_response(request, headers: dict[str, str], config: Settings, ct
     except EventRejected as exc:
         return _reply(rejection(exc))
     forwarding = bool(config.events_sink)
-    outcome = accept(context, session, bundle, body, keys=keys, limiter=ISOLATE.limiter(bundle.events.rate_per_minute),
-                     forwarding=forwarding, random_bytes=os.urandom)
+    budget = ISOLATE.event_budget(bundle.events)
+    outcome = accept(context, session, bundle, body, keys=keys, budget=budget, forwarding=forwarding,
+                     random_bytes=os.urandom)
+    refusals = refusals_line(budget, context.data.now)
+    if refusals is not None:
+        console.error(refusals)
     if outcome.line is not None:
         if forwarding:
             forward(outcome.line, config, ctx, context.data.now)

@@ -5,7 +5,9 @@ a request can find from an earlier one. Nothing random or I/O happens at import 
 """
 
 from intentedge.events.outbox import Outbox
-from intentedge.events.rate_limit import RateLimiter
+from intentedge.events.batch import Limits
+from intentedge.events.endpoint import budget_for, budget_key
+from intentedge.events.rate_limit import EventBudget
 
 from metadata import Metadata
 from settings import Settings, read_settings
@@ -18,7 +20,7 @@ class Isolate:
         self.metadata = Metadata()                 # bundles, profiles, what the newest bundle says
         self.revalidating: set[str] = set()        # base-page cache keys with a revalidation in flight
         self.outbox = Outbox()                     # accepted event lines waiting for the sink
-        self.limiters: dict[int, RateLimiter] = {} # events per visitor, by rate (a config change makes a new one)
+        self.budgets: dict[tuple, EventBudget] = {}   # events per visitor, client and isolate, by the limits
         self.warned: set[str] = set()              # one-time log lines already written
         self.timezone_offsets: dict[str, tuple[float, float]] = {}   # jsconvert.local_time's
 
@@ -30,11 +32,14 @@ class Isolate:
             self._settings, self._env = read_settings(env), env
         return self._settings
 
-    def limiter(self, per_minute: int) -> RateLimiter:
-        limiter = self.limiters.get(per_minute)
-        if limiter is None:
-            limiter = self.limiters[per_minute] = RateLimiter(per_minute)
-        return limiter
+    def event_budget(self, limits: Limits) -> EventBudget:
+        """The budget of these limits (a config that changes them starts a new one; the old goes)."""
+        key = budget_key(limits)
+        budget = self.budgets.get(key)
+        if budget is None:
+            self.budgets.clear()
+            budget = self.budgets[key] = budget_for(limits)
+        return budget
 
     def warn_once(self, what: str) -> bool:
         """True the first time `what` is asked about in this isolate."""

@@ -218,6 +218,9 @@ def demo(staged_worker, dev_secrets, tmp_path_factory) -> Demo:
         for worker in run_worker(staged_worker, tmp_path_factory, kv_dir=kv, bindings={
                 **dev_secrets, "ORIGIN_URL": f"http://127.0.0.1:{site_port}", "EVENTS_SINK": sink,
                 "EVENTS_SINK_TOKEN": "demo-sink-token"}):
+            # past the cold start, whose first config read may miss KV_BUDGET_MS (the page then
+            # goes out unmodified): no test of the demo is about that, and the first one would see it
+            worker.get_until("/", lambda reply: b"data-pz-rule=" in reply.body, timeout=30)
             yield Demo(worker, collector.collector, events_file)
     finally:
         collector.stop()

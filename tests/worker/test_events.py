@@ -220,3 +220,38 @@ def test_without_events_in_the_config_there_is_no_beacon_and_the_path_is_the_ori
     reply = worker.request("POST", EVENTS, body=b'{"v":1}', headers={"content-type": "application/json"})
     assert reply.status != 202 and "accepted" not in reply.text
     assert origin.hits(EVENTS, "POST") == before + 1
+
+
+def test_a_flood_of_rotating_visitors_from_one_client_meets_the_client_limit(demo, mint_cookie):
+    """Any GET mints a visitor, so one client can post as thousands of them: its connecting IP has a
+    budget of its own ([events] client_rate_per_minute, 1,200 by default), and refusals are counted
+    in one log line."""
+    flood = {"CF-Connecting-IP": "203.0.113.66"}
+    forged = {"v": 1, "events": [{"type": "purchase", "value": 999_999}] * 50}
+    mark = demo.worker.log_mark()
+    statuses = []
+    for _ in range(30):   # 1,500 events from 30 fresh visitors of one client
+        cookie = _cookie(demo.worker.get("/", headers={"cookie": "", **flood}))
+        statuses.append(post(demo, forged, cookie, headers=flood))
+    accepted = [reply.status for reply in statuses].count(202)
+    assert accepted == 24 and statuses[-1].status == 429
+    assert "from this network" in json.loads(statuses[-1].body)["detail"]
+    assert int(statuses[-1].headers["retry-after"]) >= 1
+    demo.worker.wait_for_log('"event":"events_rate_limited"', since=mark)
+    line = next(json.loads(l) for l in demo.worker.log()[mark:].splitlines() if '"events_rate_limited"' in l)
+    assert line["refused"]["client"] >= 50 and "203.0.113" not in json.dumps(line)   # counted, no address logged
+    other = {"CF-Connecting-IP": "198.51.100.9"}   # another client is not held back by it
+    cookie = _cookie(demo.worker.get("/", headers={"cookie": "", **other}))
+    assert post(demo, forged, cookie, headers=other).status == 202
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-8-sig"])
+def test_a_body_in_another_encoding_is_refused(demo, mint_cookie, encoding):
+    body = json.dumps({"v": 1, "events": [{"type": "page_view"}]}).encode(encoding)
+    reply = post(demo, body, mint_cookie(new_visitor()))
+    assert reply.status == 400 and json.loads(reply.body)["error"] == "json"
+
+
+def test_an_event_type_that_is_an_array_is_a_400_not_a_500(demo, mint_cookie):
+    reply = post(demo, {"v": 1, "events": [{"type": ["purchase"]}]}, mint_cookie(new_visitor()))
+    assert reply.status == 400 and json.loads(reply.body)["error"] == "type"

@@ -40,7 +40,8 @@ _KEYS = {
     "config": {"slots", "fragments", "rules", "engine", "scoring", "signals", "products", "saved_groups", "cache",
                "consent", "events"},
     "consent": {"cookie", "value"},
-    "events": {"path", "beacon", "max_events", "max_bytes", "rate_per_minute"},
+    "events": {"path", "beacon", "max_events", "max_bytes", "rate_per_minute", "client_rate_per_minute",
+               "isolate_rate_per_minute"},
     "cache": {"config", "profiles"},
     "cache_policy": {"fresh", "swr", "sie", "negative"},
     "slot": {"fallback"},
@@ -502,7 +503,16 @@ class _Compiler:
         if rate < max_events:
             self.problem("events", f"rate_per_minute ({rate}) must allow one full batch (max_events = {max_events})")
             return None
-        return EventLimits(path, beacon, max_events, max_bytes, rate)
+        client = self.number(spec, "client_rate_per_minute", "events", max(default.client_rate_per_minute, rate),
+                             integer=True, minimum=1)
+        isolate = self.number(spec, "isolate_rate_per_minute", "events", max(default.isolate_rate_per_minute, client),
+                              integer=True, minimum=1)
+        if not rate <= client <= isolate:
+            self.problem("events", f"the limits must widen: rate_per_minute ({rate}) <= client_rate_per_minute "
+                                   f"({client}) <= isolate_rate_per_minute ({isolate})",
+                         "a client may hold several visitors, an isolate many clients")
+            return None
+        return EventLimits(path, beacon, max_events, max_bytes, rate, client, isolate)
 
     def products(self, specs: dict) -> dict[str, dict]:
         products = {}

@@ -36,7 +36,9 @@ class Limits:
     beacon: bool = True
     max_events: int = 50
     max_bytes: int = 16_384
-    rate_per_minute: int = 120
+    rate_per_minute: int = 120             # events per visitor
+    client_rate_per_minute: int = 1_200    # per connecting IP (an IPv6 /64): any GET mints a visitor
+    isolate_rate_per_minute: int = 60_000  # all events an isolate takes
 
 
 class EventRejected(IntentEdgeError, ValueError):
@@ -62,10 +64,10 @@ class ClientBatch:
 def parse_batch(body: bytes, limits: Limits) -> ClientBatch:
     if len(body) > limits.max_bytes:
         raise EventRejected(413, "too_large", f"{len(body)} bytes, at most {limits.max_bytes}")
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        raise EventRejected(400, "json", "the body is not JSON (UTF-8)") from None
+    try:   # decoded first: json.loads would take UTF-16 and UTF-32 bytes too
+        data = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):   # UnicodeDecodeError is a ValueError
+        raise EventRejected(400, "json", "the body is not JSON in UTF-8") from None
     if type(data) is not dict:
         raise EventRejected(400, "shape", "the body must be a JSON object")
     if type(data.get("v")) is not int or data["v"] != SCHEMA_VERSION:
@@ -88,7 +90,7 @@ def _event(raw, index: int) -> dict:
     if type(raw) is not dict:
         raise EventRejected(400, "event", f"event {index} is not an object")
     kind = raw.get("type")
-    if kind not in _TYPES:
+    if type(kind) is not str or kind not in _TYPES:   # an array or object is unhashable
         raise EventRejected(400, "type", f"event {index}: unknown type {kind!r:.40}; "
                                          f"known: {', '.join(sorted(EVENT_TYPES))}")
     unknown = raw.keys() - CLIENT_FIELDS

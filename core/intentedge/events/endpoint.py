@@ -18,9 +18,9 @@ from typing import Callable
 
 from intentedge.context import RequestContext
 from intentedge.contract.config import Bundle
-from intentedge.events.batch import EventRejected, check_slots, enrich, parse_batch
+from intentedge.events.batch import EventRejected, Limits, check_slots, enrich, parse_batch
 from intentedge.events.page_token import PageDecision, PageTokenError, verify
-from intentedge.events.rate_limit import RateLimiter
+from intentedge.events.rate_limit import EventBudget
 from intentedge.logs import log_line
 from intentedge.outcome import random_id
 from intentedge.session import Session, SessionKeys, dump, set_cookie_header
@@ -56,12 +56,14 @@ def admit(context: RequestContext, visitor: Visitor, bundle: Bundle) -> Session:
 
 
 def accept(context: RequestContext, session: Session, bundle: Bundle, body: bytes, *, keys: SessionKeys,
-           limiter: RateLimiter, forwarding: bool, random_bytes: Callable[[int], bytes]) -> EventsOutcome:
-    """202 (with the session cookie when an event changed it), or the refusal's 4xx."""
+           budget: EventBudget, forwarding: bool, random_bytes: Callable[[int], bytes]) -> EventsOutcome:
+    """202 (with the session cookie when an event changed it), or the refusal's 4xx. `budget` is
+    the isolate's (made for this bundle's limits: budget_for)."""
     now = context.data.now
     try:
         batch = parse_batch(body, bundle.events)
-        _check_rate(limiter, session.visitor_id, len(batch.events), bundle.events.rate_per_minute, now)
+        _check_rate(budget, session.visitor_id, context.data.headers.get("cf-connecting-ip"), len(batch.events),
+                    now)
         page = _page(batch.page_token, session.visitor_id, keys, now)
         if page is not None:
             check_slots(batch, page)
@@ -87,12 +89,29 @@ def rejection(exc: EventRejected) -> EventsOutcome:
     return EventsOutcome(exc.status, exc.body(), headers)
 
 
-def _check_rate(limiter: RateLimiter, visitor_id: str, n: int, per_minute: int, now: float) -> None:
-    wait = limiter.take(visitor_id, n, now)
-    if wait:
+def budget_for(limits: Limits) -> EventBudget:
+    return EventBudget(limits.rate_per_minute, limits.client_rate_per_minute, limits.isolate_rate_per_minute)
+
+
+def budget_key(limits: Limits) -> tuple[int, int, int]:
+    """Limits that need the same budget: a config that changes them starts a new one."""
+    return limits.rate_per_minute, limits.client_rate_per_minute, limits.isolate_rate_per_minute
+
+
+def refusals_line(budget: EventBudget, now: float) -> str | None:
+    """The counted log line of refused events, when one is due (each scope at most once a minute)."""
+    counted = budget.report(now)
+    return None if counted is None else log_line("events_rate_limited", refused=counted, limits=budget.limits)
+
+
+def _check_rate(budget: EventBudget, visitor_id: str, client_ip: str | None, n: int, now: float) -> None:
+    refused = budget.take(visitor_id, client_ip, n, now)
+    if refused is not None:
+        scope, wait = refused
         retry = max(1, math.ceil(wait))
-        raise EventRejected(429, "rate_limited", f"at most {per_minute} events a minute; retry in {retry} s",
-                            retry_after=retry)
+        whose = {"visitor": "", "client": " from this network", "isolate": " here"}[scope]
+        raise EventRejected(429, "rate_limited", f"at most {budget.limits[scope]} events a minute{whose}; "
+                                                 f"retry in {retry} s", retry_after=retry)
 
 
 def _page(token: str | None, visitor_id: str, keys: SessionKeys, now: float) -> PageDecision | None:

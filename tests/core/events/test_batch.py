@@ -176,6 +176,14 @@ def test_events_are_off_unless_configured():
     assert events == Limits(path="/t/e", beacon=False, max_events=5, rate_per_minute=60)
 
 
+def test_the_client_and_isolate_limits_default_to_at_least_the_narrower_one():
+    events = compile_bundle({"events": {"rate_per_minute": 5_000}}, source="t").events
+    assert (events.client_rate_per_minute, events.isolate_rate_per_minute) == (5_000, 60_000)
+    events = compile_bundle({"events": {"client_rate_per_minute": 300, "isolate_rate_per_minute": 900}},
+                            source="t").events
+    assert (events.rate_per_minute, events.client_rate_per_minute, events.isolate_rate_per_minute) == (120, 300, 900)
+
+
 @pytest.mark.parametrize("spec, message", [
     ({"path": "events"}, "path must be a URL path"),
     ({"path": '/"><script>'}, "path must be a URL path"),
@@ -186,8 +194,24 @@ def test_events_are_off_unless_configured():
     ({"max_bytes": 1_000_000}, "max_bytes at most 65536"),
     ({"rate_per_minute": 10}, "rate_per_minute (10) must allow one full batch"),
     ({"sink": "http://x"}, "unknown key 'sink'"),
+    ({"client_rate_per_minute": 60}, "rate_per_minute (120) <= client_rate_per_minute (60)"),
+    ({"isolate_rate_per_minute": 500}, "client_rate_per_minute (1200) <= isolate_rate_per_minute (500)"),
+    ({"client_rate_per_minute": "many"}, "client_rate_per_minute must be an integer"),
+    ({"isolate_rate_per_minute": 0}, "isolate_rate_per_minute must be at least 1"),
 ])
 def test_a_bad_events_table_names_the_problem(spec, message):
     with pytest.raises(ConfigError) as caught:
         compile_bundle({"events": spec}, source="site.toml")
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-8-sig"])
+def test_a_body_that_is_not_plain_utf8_is_refused(encoding):
+    data = json.dumps({"v": 1, "events": [{"type": "page_view", "url": "/"}]}).encode(encoding)
+    assert rejected(data).reason == "json" and "UTF-8" in rejected(data).detail
+
+
+@pytest.mark.parametrize("kind", [[], ["purchase"], {}, {"a": 1}, 1, 1.5, True, None])
+def test_an_event_type_of_any_other_json_kind_is_refused_not_a_crash(kind):
+    data = json.dumps({"v": 1, "events": [{"type": kind}]}).encode()
+    assert rejected(data).status == 400 and rejected(data).reason == "type"

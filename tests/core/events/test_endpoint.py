@@ -9,7 +9,7 @@ import pytest
 from intentedge import compile_bundle
 from intentedge.events.batch import EventRejected
 from intentedge.events.endpoint import accept, admit, is_events_path, rejection
-from intentedge.events.rate_limit import RateLimiter
+from intentedge.events.rate_limit import EventBudget
 from intentedge.session import COOKIE_NAME, dump, load, new_session
 from intentedge.visitor import visitor_of
 
@@ -52,7 +52,7 @@ def test_an_accepted_batch_becomes_a_line_and_a_cookie_when_the_session_changed(
     ctx, visitor = post()
     session = admit(ctx, visitor, BUNDLE)
     done = accept(ctx, session, BUNDLE, body({"type": "cart_add", "productId": "p1", "quantity": 1, "value": 10}),
-                  keys=KEYS, limiter=RateLimiter(3), forwarding=True, random_bytes=counter_bytes(1))
+                  keys=KEYS, budget=EventBudget(3, 3, 3), forwarding=True, random_bytes=counter_bytes(1))
     assert done.status == 202 and json.loads(done.body) == {"accepted": 1, "forwarded": True}
     line = json.loads(done.line)
     assert [event["type"] for event in line["events"]] == ["cart_add"]
@@ -65,21 +65,21 @@ def test_an_accepted_batch_becomes_a_line_and_a_cookie_when_the_session_changed(
 def test_views_leave_the_cookie_alone():
     ctx, visitor = post()
     done = accept(ctx, admit(ctx, visitor, BUNDLE), BUNDLE, body({"type": "page_view", "url": "/"}), keys=KEYS,
-                  limiter=RateLimiter(3), forwarding=False, random_bytes=counter_bytes(1))
+                  budget=EventBudget(3, 3, 3), forwarding=False, random_bytes=counter_bytes(1))
     assert done.status == 202 and done.headers == [] and json.loads(done.body)["forwarded"] is False
 
 
 def test_refusals_are_outcomes_with_their_status():
     ctx, visitor = post()
     session = admit(ctx, visitor, BUNDLE)
-    limiter = RateLimiter(3)
-    bad = accept(ctx, session, BUNDLE, b"not json", keys=KEYS, limiter=limiter, forwarding=True,
+    budget = EventBudget(3, 3, 3)
+    bad = accept(ctx, session, BUNDLE, b"not json", keys=KEYS, budget=budget, forwarding=True,
                  random_bytes=counter_bytes(1))
     assert bad.status == 400 and bad.line is None
     views = body(*[{"type": "page_view", "url": "/"}] * 3)
-    assert accept(ctx, session, BUNDLE, views, keys=KEYS, limiter=limiter, forwarding=True,
+    assert accept(ctx, session, BUNDLE, views, keys=KEYS, budget=budget, forwarding=True,
                   random_bytes=counter_bytes(1)).status == 202
-    limited = accept(ctx, session, BUNDLE, body({"type": "page_view", "url": "/"}), keys=KEYS, limiter=limiter,
+    limited = accept(ctx, session, BUNDLE, body({"type": "page_view", "url": "/"}), keys=KEYS, budget=budget,
                      forwarding=True, random_bytes=counter_bytes(1))
     assert limited.status == 429 and limited.headers[0][0] == "retry-after" and int(limited.headers[0][1]) >= 1
 
@@ -87,7 +87,7 @@ def test_refusals_are_outcomes_with_their_status():
 def test_a_forged_page_token_is_refused():
     ctx, visitor = post()
     data = json.dumps({"v": 1, "page": "k1.x.y", "events": [{"type": "page_view", "url": "/"}]}).encode()
-    done = accept(ctx, admit(ctx, visitor, BUNDLE), BUNDLE, data, keys=KEYS, limiter=RateLimiter(3),
+    done = accept(ctx, admit(ctx, visitor, BUNDLE), BUNDLE, data, keys=KEYS, budget=EventBudget(3, 3, 3),
                   forwarding=True, random_bytes=counter_bytes(1))
     assert done.status == 400 and json.loads(done.body)["error"] == "page"
 
