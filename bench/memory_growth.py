@@ -36,7 +36,7 @@ from harness.workers import PROFILE_SALT, SESSION_KEYS, seed_kv  # noqa: E402
 from intentedge_jobs.build_worker import OUT, build  # noqa: E402
 from intentedge_jobs.devserver import RUN_WORKER, Server, ServerError, free_port  # noqa: E402
 from intentedge_jobs.paths import ROOT  # noqa: E402
-from intentedge_jobs.wranglerkv import wrangler_env  # noqa: E402
+from intentedge_jobs.wrangler import wrangler_env  # noqa: E402
 
 
 def workerd_pid(leader: int) -> int:

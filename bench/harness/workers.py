@@ -22,7 +22,7 @@ import psutil
 from intentedge_jobs.build_worker import build
 from intentedge_jobs.devserver import Server, start_miniflare
 from intentedge_jobs.paths import ROOT
-from intentedge_jobs.wranglerkv import wrangler_env
+from intentedge_jobs.wrangler import wrangler_env
 
 from growthbook import prepare
 

@@ -18,7 +18,7 @@ from fuzz.targets.registry import target
 from fuzz.targets.strategies import any_keyed_maps, maps, msgpack_values, sometimes
 
 SCHEMAS = (schema.CONFIG, schema.POINTER, schema.PROFILE)
-# The Worker runs msgpack's pure-Python modules (jobs/build_worker.py), the jobs the C extension.
+# The Worker runs msgpack's pure-Python modules (jobs/intentedge_jobs/build_worker.py), the jobs the C extension.
 MSGPACKS = {"c": msgpack, "fallback": types.SimpleNamespace(unpackb=msgpack.fallback.unpackb)}
 
 

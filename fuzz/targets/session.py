@@ -216,15 +216,17 @@ _TOKEN = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+
 # Cookie values hold neither ";" nor "," (RFC 6265): a header sent twice reaches the Worker joined by ", ".
 cookie_pairs = st.lists(st.tuples(st.text(alphabet=_TOKEN, min_size=1, max_size=6) | st.just(COOKIE_NAME),
                                   st.text(st.characters(exclude_characters=";,"), max_size=12)), max_size=5)
-separators = st.sampled_from([";", "; ", " ;", ";  ", "\t;\t", ", ", ","])
+separators = st.sampled_from([";", "; ", " ;", ";  ", "\t;\t"])   # RFC 6265: pairs end at ";" only
 
 
 @target("session.cookie_header", pairs=cookie_pairs, separator=separators, junk=st.text(max_size=60),
         name=st.just(COOKIE_NAME) | st.text(max_size=4))
 def session_cookie_header(pairs: list[tuple[str, str]], separator: str, junk: str, name: str) -> None:
-    """cookie_value() never raises, and in a well-formed header finds the first cookie of that name."""
+    """cookie_value() never raises, in a well-formed header finds the first cookie of that name, and
+    never finds one inside another cookie's value (a comma does not separate pairs)."""
     found = cookie_value(junk, name)
-    assert found is None or (isinstance(found, str) and not set(found) & set(";,"))
+    assert found is None or (isinstance(found, str) and ";" not in found)
     header = separator.join(f"{key}={value}" for key, value in pairs)
     expected = next((value.strip() for key, value in pairs if key == COOKIE_NAME), None)
     assert cookie_value(header) == expected
+    assert cookie_value(f"other=x,{COOKIE_NAME}=sneaked{separator}" + header) == expected

@@ -168,7 +168,7 @@ def _synthetic_report(url: str, settings: Settings) -> None:
     """Synthetic visitors through the Worker (a planted lift for bundle-on-products, none for
     local-pickup), then `intentedge report` over what the collector got."""
     events = settings.events
-    print(f"synthetic traffic: {settings.visitors} visitors through the Worker (jobs/traffic.py)...", flush=True)
+    print(f"synthetic traffic: {settings.visitors} visitors through the Worker (jobs/intentedge_jobs/traffic.py)...", flush=True)
     truth = traffic.run(url, settings.visitors, seed=7)
     (events / "truth.json").write_text(json.dumps(truth.to_json(), indent=2) + "\n")
     time.sleep(3)   # forwarding runs after each response: let the last batches land

@@ -35,7 +35,7 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
-from .wranglerkv import wrangler_bin, wrangler_env
+from .wrangler import wrangler_bin, wrangler_env
 
 STOP_GRACE = 5.0   # seconds between SIGTERM and SIGKILL
 
@@ -281,7 +281,7 @@ def start_miniflare(project: Path, root: Path, *, log_path: Path, bindings: dict
                     kv_persist: Path | None = None, entry: str = "entry.py", port: int | None = None,
                     count_decisions: bool = False, timeout: float = 90,
                     extra: dict | None = None) -> tuple[Server, str]:
-    """The staged Worker in `root` under miniflare directly (jobs/run_worker.mjs), without
+    """The staged Worker in `root` under miniflare directly (jobs/intentedge_jobs/run_worker.mjs), without
     `wrangler dev`'s proxy and file watching: (server, its URL) once it serves. `extra` adds
     run_worker.mjs options (a JavaScript `script`, `kvNamespaces`, `kvSeed`)."""
     node = shutil.which("node")

@@ -24,7 +24,7 @@ from intentedge_jobs.build_worker import build
 from intentedge_jobs.cookies import dev_vars, mint
 from intentedge_jobs.collector import Collector, read_lines, start_collector
 from intentedge_jobs.devserver import Server, ServerError, free_port, start_miniflare, start_static_origin
-from intentedge_jobs.wranglerkv import WranglerKV
+from intentedge_jobs.kv.local import WranglerKV
 
 from intentedge.session import COOKIE_NAME, SessionKeys
 
