@@ -22,6 +22,7 @@ from __future__ import annotations
 import hmac
 import json
 import signal
+import sys
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -202,6 +203,13 @@ class CollectorServer(ThreadingHTTPServer):
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host}:{port}/events"
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that went away mid-request (a Worker stopped while it posted) is no error of
+        ours: it gets no traceback. Anything else still does."""
+        if isinstance(sys.exc_info()[1], ConnectionError):   # BrokenPipe, ConnectionReset, ...
+            return
+        super().handle_error(request, client_address)
 
     def stop(self) -> None:
         self.shutdown()

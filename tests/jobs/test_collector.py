@@ -7,6 +7,8 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
+import struct
 import sys
 import time
 from pathlib import Path
@@ -182,5 +184,19 @@ def test_the_command_line_prints_ready_and_appends(tmp_path, launcher):
         assert url.endswith("/events")
         assert post(url, {"v": 1, "batches": [line("a")]})[0] == 204
         assert [entry["batchId"] for entry in read_lines(out)] == ["a"]   # written before the reply
+    finally:
+        server.stop()
+
+
+def test_a_client_that_hangs_up_mid_post_leaves_no_traceback(tmp_path, capfd):
+    """A Worker stopped while it posts resets the connection: the collector says nothing about it."""
+    server, _ = start_collector(tmp_path / "events.jsonl")
+    try:
+        host, port = server.server_address[:2]
+        with socket.create_connection((host, port)) as conn:   # says 100 bytes, sends 10, hangs up hard
+            conn.sendall(b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))   # close with a reset
+        time.sleep(0.3)
+        assert "Traceback" not in capfd.readouterr().err
     finally:
         server.stop()
