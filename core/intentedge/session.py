@@ -12,6 +12,8 @@ cookie is a new visitor, never an error (starlette's SessionMiddleware does the 
 
 from __future__ import annotations
 
+import re
+
 import base64
 import json
 import zlib
@@ -23,6 +25,7 @@ from typing import Callable
 from intentedge.signing import SessionKeyError, SessionKeys, Signer, b64url_decode, b64url_encode  # noqa: F401
 
 COOKIE_NAME = "pz"
+_SESSION_SEPARATORS = re.compile("[;,]")
 MAX_COOKIE_BYTES = 1024
 SESSION_IDLE_SECONDS = 30 * 60
 MAX_AGE_SECONDS = 180 * 24 * 3600
@@ -166,8 +169,19 @@ def expired_cookie_header(*, secure: bool = True) -> str:
 def cookie_value(cookie_header: str, name: str = COOKIE_NAME) -> str | None:
     """The value of cookie `name` in a Cookie header (the first one if repeated). Pairs are split
     at ";" only (RFC 6265): a comma belongs to the value it is in, so another cookie whose value
-    holds ",consent=yes" cannot create the consent cookie."""
-    for part in cookie_header.split(";"):
+    holds ",consent=yes" cannot create the consent cookie. For unsigned cookies (consent, login)."""
+    return _first(cookie_header.split(";"), name)
+
+
+def session_cookie(cookie_header: str) -> str | None:
+    """The session cookie's value, also from a Cookie header the client sent twice (the runtime
+    joins repeated fields with ", "). Safe to split at commas as well: a value smuggled inside
+    another cookie must still carry our signature to count."""
+    return _first(_SESSION_SEPARATORS.split(cookie_header), COOKIE_NAME)
+
+
+def _first(pairs, name: str) -> str | None:
+    for part in pairs:
         key, sep, value = part.strip().partition("=")
         if sep and key == name:
             return value.strip()

@@ -16,7 +16,7 @@ from intentedge.consent import ConsentPolicy, may_recognise
 from intentedge.contract import keys, schema
 from intentedge.context import RequestContext
 from intentedge.profile import Profile, profile_from_payload
-from intentedge.session import Session, SessionKeys, advance, cookie_value, load, new_session
+from intentedge.session import Session, SessionKeys, advance, cookie_value, load, new_session, session_cookie
 from intentedge.signals import Signals
 
 
@@ -39,7 +39,7 @@ class Visitor:
     def forgotten(self, consent: ConsentPolicy) -> bool:
         """Not recognised (consent withdrawn, Sec-GPC) but still holding a session cookie: it is deleted."""
         return (self.keys is not None and not self.crawler and not self.recognised(consent)
-                and cookie_value(self.cookie) is not None)
+                and session_cookie(self.cookie) is not None)
 
     def logged_in(self, login_cookie: str | None) -> bool:
         return logged_in(self.cookie, login_cookie)
@@ -61,7 +61,7 @@ def visitor_of(context: RequestContext, session_keys: SessionKeys | None) -> Vis
 
 def returning_session(cookie_header: str, session_keys: SessionKeys, now: float) -> Session | None:
     """The session in the request's cookie, if it is genuine and current."""
-    return load(cookie_value(cookie_header), session_keys, now)
+    return load(session_cookie(cookie_header), session_keys, now)
 
 
 def page_view(previous: Session | None, signals: Signals, context: RequestContext, now: float,

@@ -30,6 +30,7 @@ from intentedge.session import (
     SessionKeys,
     advance,
     cookie_value,
+    session_cookie,
     dump,
     expired_cookie_header,
     load,
@@ -574,6 +575,17 @@ def test_set_cookie_header():
 )
 def test_cookie_value(header, expected):
     assert cookie_value(header) == expected
+
+
+@pytest.mark.parametrize("header, expected", [
+    ("pz=k1.a.b, x=1", "k1.a.b"),         # a header sent twice, joined by the runtime
+    ("x=1, pz=k1.a.b", "k1.a.b"),
+    ("theme=a,pz=k1.a.b", "k1.a.b"),      # found, but it still has to carry our signature to count
+    ("x=1; pz=first, pz=second", "first"),
+    ("", None),
+])
+def test_the_session_cookie_is_found_across_a_header_sent_twice(header, expected):
+    assert session_cookie(header) == expected
 
 
 def test_cookie_value_of_another_name():
