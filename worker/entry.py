@@ -10,20 +10,15 @@ from urllib.parse import urlsplit
 
 from js import Date, Request, Response, console, fetch
 
-from intentedge import log_line, may_personalize_request, may_personalize_response, upstream_url
-from intentedge.caching.pages import CacheStatus, normalized_cache_url
-from intentedge.context import RequestContext
-from intentedge.events.endpoint import is_events_path
-from intentedge.outcome import page_outcome
-from intentedge.preview import without_preview_params
-from intentedge.visitor import Visitor, visitor_of
+from intentedge import (RequestContext, Visitor, is_events_path, log_line, may_personalize_request,
+                        may_personalize_response, page_outcome, upstream_url, visitor_of, without_preview_params)
+from intentedge.caching import CacheStatus, normalized_cache_url
 
 from jsconvert import all_headers, optional_str, request_data_from_js, to_js_object
 from events import events_response
 from isolate import ISOLATE
 from metadata import Budget, OverBudget, Timing
 from pagecache import PageResult, cached_page
-import isolate_handlers
 from rewriting import personalize
 from settings import Settings
 
@@ -74,8 +69,8 @@ async def _page_request(request, method: str, headers: dict[str, str], config: S
                                random_bytes=os.urandom)
         for line in outcome.problems:
             console.error(line)
-        if not isolate_handlers.ready():
-            await isolate_handlers.prepare()
+        if not ISOLATE.handlers.ready():
+            await ISOLATE.handlers.prepare()
         # Last: once the rewriter has taken the origin's body, that response can no longer be
         # served instead, so everything that could fail is done above.
         out = _rewritten(response, content_type, outcome.choices, outcome.headers, outcome.beacon)

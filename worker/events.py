@@ -5,11 +5,8 @@ import os
 
 from js import Response, console
 
-from intentedge import log_line
-from intentedge.context import RequestContext
-from intentedge.events.batch import EventRejected
-from intentedge.events.endpoint import EventsOutcome, accept, admit, refusals_line, rejection
-from intentedge.visitor import visitor_of
+from intentedge import (EventRejected, EventsOutcome, RequestContext, accept, admit, log_line, refusals_line,
+                        rejection, visitor_of)
 
 from isolate import ISOLATE
 from jsconvert import request_data_from_js, to_js_object

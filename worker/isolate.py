@@ -4,11 +4,9 @@ Module-level state lives as long as the isolate; keeping all of it here shows at
 a request can find from an earlier one. Nothing random or I/O happens at import time.
 """
 
-from intentedge.events.outbox import Outbox
-from intentedge.events.batch import Limits
-from intentedge.events.endpoint import budget_for, budget_key
-from intentedge.events.rate_limit import EventBudget
+from intentedge import EventBudget, EventLimits, Outbox, budget_for, budget_key
 
+from isolate_handlers import SlotHandlers
 from metadata import Metadata
 from settings import Settings, read_settings
 
@@ -23,6 +21,7 @@ class Isolate:
         self.budgets: dict[tuple, EventBudget] = {}   # events per visitor, client and isolate, by the limits
         self.warned: set[str] = set()              # one-time log lines already written
         self.timezone_offsets: dict[str, tuple[float, float]] = {}   # jsconvert.local_time's
+        self.handlers = SlotHandlers()             # the rewriter's handlers, made once (isolate_handlers.py)
 
     def settings(self, env) -> Settings:
         """The vars and secrets, read on the first request and again only for another `env`: every
@@ -32,7 +31,7 @@ class Isolate:
             self._settings, self._env = read_settings(env), env
         return self._settings
 
-    def event_budget(self, limits: Limits) -> EventBudget:
+    def event_budget(self, limits: EventLimits) -> EventBudget:
         """The budget of these limits (a config that changes them starts a new one; the old goes)."""
         key = budget_key(limits)
         budget = self.budgets.get(key)

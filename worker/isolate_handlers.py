@@ -22,9 +22,8 @@ that one transform of a tiny page hands its handlers, once per isolate (`prepare
 from js import Array, HTMLRewriter, Map, Object, Response, String, console
 from pyodide.ffi import create_proxy, to_js
 
-from intentedge import log_line
-from intentedge.decision import Choice, marker_pairs, operation_at, slot_element
-from intentedge.fragments import Operation
+from intentedge import Choice, Operation, log_line
+from intentedge.decision import marker_pairs, operation_at, slot_element
 from intentedge.markup import OPTIONAL_END_TAGS
 
 from jsconvert import to_js_object
@@ -41,9 +40,9 @@ _array_from = Array.from_   # Array.from (a Python keyword)
 
 
 class SlotHandlers:
-    """What this module keeps for the isolate's life: the rewriter's prototypes, the handlers made
-    for each slot and content, the proxied Python functions they call, and the page shapes
-    already logged."""
+    """What the isolate keeps for the rewriter (worker/isolate.py's ISOLATE.handlers): its
+    prototypes, the handlers made for each slot and content, the proxied Python functions they
+    call, and the page shapes already logged."""
 
     def __init__(self):
         self.element = None        # the rewriter's Element.prototype
@@ -185,12 +184,3 @@ def _slot_name(element) -> str | None:
         return element.getAttribute(SLOT_ATTRIBUTE)
     except Exception:
         return None
-
-
-HANDLERS = SlotHandlers()
-ready = HANDLERS.ready
-prepare = HANDLERS.prepare
-slot_handlers = HANDLERS.slot_handlers
-end_handlers = HANDLERS.end_handlers
-fill_inner = HANDLERS.fill_inner
-log_shape = HANDLERS.log_shape

@@ -11,14 +11,10 @@ import asyncio
 
 from js import Date, console
 
-from intentedge import log_line
-from intentedge.caching.pages import CacheStatus
-from intentedge.contract.bundles import CompiledBundles, bundle_from_bytes, pointer_target
-from intentedge.contract.config import DEFAULT_CONFIG_CACHE, DEFAULT_PROFILE_CACHE, Bundle
-from intentedge.contract.keys import CONFIG_POINTER, KV_BINDING
-from intentedge.caching.metadata import MetadataCache, State
-from intentedge.profile import Profile
-from intentedge.visitor import profile_from_bytes
+from intentedge import Bundle, Profile, log_line, profile_from_bytes
+from intentedge.caching import CacheStatus, MetadataCache, State
+from intentedge.contract import (CONFIG_POINTER, DEFAULT_CONFIG_CACHE, DEFAULT_PROFILE_CACHE, KV_BINDING,
+                                 CompiledBundles, bundle_from_bytes, pointer_target)
 
 from background import run_in_background
 from jsconvert import bytes_from_buffer

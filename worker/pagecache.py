@@ -10,9 +10,8 @@ serves every visitor. What the origin does not mark as shareable (`private`,
 from js import Date, IdentityTransformStream, Request, Response, caches, console, fetch
 
 from intentedge import log_line, media_type
-from intentedge.caching.pages import (STORED_HEADER, CacheStatus, PageState, page_policy, page_state,
-                                     revalidated_policy, revalidation_headers, storage_headers,
-                                     stored_policy, usable_on_error)
+from intentedge.caching import (STORED_HEADER, CacheStatus, PageState, page_policy, page_state, revalidated_policy,
+                                revalidation_headers, storage_headers, stored_policy, usable_on_error)
 
 from background import run_in_background
 from isolate import ISOLATE

@@ -3,14 +3,12 @@
 from js import HTMLRewriter, console
 from pyodide.ffi import create_once_callable, create_proxy
 
-from intentedge import log_line
-from intentedge.decision import Choice
+from intentedge import Choice, Operation, log_line
 from intentedge.charsets import ascii_html, header_charset, meta_charset, meta_means_utf8
-from intentedge.fragments import Operation
 
+from isolate import ISOLATE
+from isolate_handlers import AS_HTML, AS_TEXT, SLOT_ATTRIBUTE
 from jsconvert import optional_str, to_js_object
-import isolate_handlers
-from isolate_handlers import AS_HTML, AS_TEXT, SLOT_ATTRIBUTE, fill_inner
 
 
 def personalize(response, content_type: str | None, choices: list[Choice], appendix: str | None = None):
@@ -24,12 +22,12 @@ def personalize(response, content_type: str | None, choices: list[Choice], appen
     rewriter = HTMLRewriter.new()
     reads_meta = (header_charset(content_type) is None
                   and not all(choice.insertion()[0].isascii() for choice in choices))
-    if not reads_meta and isolate_handlers.ready():
+    if not reads_meta and ISOLATE.handlers.ready():
         for choice in choices:
-            for selector, handler in isolate_handlers.slot_handlers(choice):
+            for selector, handler in ISOLATE.handlers.slot_handlers(choice):
                 rewriter.on(selector, handler)
         if appendix is not None:
-            rewriter.onDocument(isolate_handlers.end_handlers(appendix))
+            rewriter.onDocument(ISOLATE.handlers.end_handlers(appendix))
         return rewriter.transform(response)
     return _with_page_handlers(rewriter, response, choices, appendix, reads_meta)
 
@@ -108,9 +106,9 @@ class _SlotHandler:
             tag = element.tagName
             operation = self.choice.operation_at(tag)   # at the start tag where the end tag may be omitted
             if operation is not self.choice.fragment.operation:
-                isolate_handlers.log_shape(self.choice.slot, tag, self.choice.fragment.operation)
+                ISOLATE.handlers.log_shape(self.choice.slot, tag, self.choice.fragment.operation)
             if operation is Operation.INNER and not self.page.ascii_only:
-                fill_inner(element, *self.choice.inner_parts())
+                ISOLATE.handlers.fill_inner(element, *self.choice.inner_parts())
                 return
             if self.choice.marks_slot:
                 for name, value in self.choice.markers.items():

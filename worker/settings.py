@@ -4,9 +4,8 @@ from dataclasses import dataclass
 
 from js import console
 
-from intentedge import log_line
-from intentedge.contract.keys import KV_BINDING
-from intentedge.session import SessionKeyError, SessionKeys
+from intentedge import SessionKeyError, SessionKeys, log_line
+from intentedge.contract import KV_BINDING
 
 from jsconvert import optional_str
 

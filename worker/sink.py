@@ -9,7 +9,7 @@ import asyncio
 from js import AbortSignal, console, fetch
 
 from intentedge import log_line
-from intentedge.events.outbox import MAX_POSTS, POST_TIMEOUT_MS, RETRY_DELAYS, post_body, retryable
+from intentedge.events.outbox import MAX_POSTS, POST_TIMEOUT_MS, RETRY_DELAYS, post_body, retryable   # the sink's alone
 
 from background import run_in_background
 from isolate import ISOLATE
