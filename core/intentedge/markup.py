@@ -46,6 +46,9 @@ def markup_problems(template: Template) -> list[str]:
     return checker.finish()
 
 
+_FOREIGN_ROOTS = frozenset({"svg", "math"})
+
+
 class _Checker(HTMLParser):
     def __init__(self, parts: tuple):
         super().__init__(convert_charrefs=True)
@@ -64,6 +67,11 @@ class _Checker(HTMLParser):
 
     def handle_startendtag(self, tag: str, attrs: list) -> None:
         self._check_attributes(tag, attrs, self.get_starttag_text() or "")
+        # "/>" closes nothing in HTML: a browser reads <div/> as an open <div> that takes in the page
+        # after the fragment. Only void elements and SVG or MathML (foreign content) may be written so.
+        if tag not in VOID_ELEMENTS and tag not in _FOREIGN_ROOTS and not any(t in _FOREIGN_ROOTS for t in self.open):
+            self.problems.append(f"<{tag}/> is an open <{tag}> in HTML (only void elements close with />): "
+                                 f"write <{tag}></{tag}>")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in VOID_ELEMENTS:

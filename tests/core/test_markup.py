@@ -84,3 +84,15 @@ def test_the_elements_whose_end_tag_may_be_omitted_are_the_standards():
 def test_a_fragment_may_leave_any_optional_end_tag_out(tag):
     assert markup_problems(compile_template(f"<{tag}>a")) == []
     assert markup_problems(compile_template(f"<section><{tag}>a</section>")) == []
+
+
+@pytest.mark.parametrize("html", ['<div class="a"/>', "<span/>text", "<p/>", "<section/><b>x</b>", "<a href='/x'/>"])
+def test_a_non_void_element_written_self_closing_is_refused(html):
+    assert any("is an open" in problem for problem in markup_problems(compile_template(html)))
+
+
+@pytest.mark.parametrize("html", ["<br/>", "<img src='/a.png'/>", "<hr />",
+                                  '<svg viewBox="0 0 1 1"><path d="M0 0"/><circle r="1"/></svg>',
+                                  "<math><mi/></math>", "<svg/>"])
+def test_void_and_foreign_elements_may_close_with_a_slash(html):
+    assert markup_problems(compile_template(html)) == []
