@@ -119,7 +119,7 @@ class Decision:
 
 def attribute_map(bundle: Bundle, context: RequestContext, session: Session | None, profile: Profile | None,
                   result: Score | None, *, now: float, logged_in: bool) -> dict:
-    """Everything conditions and template parameters can name (README: "Attributes")."""
+    """Everything conditions and template parameters can name (docs/configuration.md, "Attributes")."""
     request = context.attributes()
     stages = bundle.signals
     session_attrs = session.attributes() if session else {}

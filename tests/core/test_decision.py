@@ -119,7 +119,7 @@ def test_empty_bundle_chooses_nothing():
     assert decision.trace["rules"] == {"fired": {}, "control": {}, "skipped": {}}
 
 
-# -- the brief's hierarchy, end to end --------------------------------------------------------
+# -- the if / else-if hierarchy of docs/configuration.md, end to end ---------------------------
 
 
 @pytest.mark.parametrize(
@@ -140,7 +140,7 @@ def test_empty_bundle_chooses_nothing():
                      id="nobody"),
     ],
 )
-def test_the_briefs_hierarchy(visitor, profile, logged_in, hero, content):
+def test_the_if_else_if_hierarchy_end_to_end(visitor, profile, logged_in, hero, content):
     decision = run("/", visitor, profile, logged_in=logged_in)
     [choice] = [c for c in decision.choices if c.slot == "hero"]
     assert ((choice.fragment.id, choice.rule_id), choice.content) == (hero, content)

@@ -1,6 +1,6 @@
 """The first-party beacon: the JavaScript the Worker appends after a personalized page's last byte as
 `<script data-pz-page="TOKEN" data-pz-events="/__pz/events">SOURCE</script>`, which reports back what the
-visitor saw and did (issue 8, events spec sections 1 and 2). It queues a `page_view` at once, one `exposure`
+visitor saw and did (docs/events.md, "The beacon"). It queues a `page_view` at once, one `exposure`
 per marked slot the first time at least half of it (or half the viewport, for a slot taller than that) is on
 screen, and a `cta_click` for a click on a link or button inside a marked slot (a same-origin link's url is
 its path and query); the site's own code adds events with `pz.track(type, fields)`, the only global it
