@@ -49,7 +49,7 @@ import msgpack
 from intentedge import Bundle, ConfigError, __version__
 from intentedge.contract import schema
 from intentedge.events.fold import EventError, Folder, batch_from_json, merge, profile_from_partial, session_tag
-from intentedge.contract.keys import PROFILE_PREFIX, profile_key
+from intentedge.contract import PROFILE_PREFIX, profile_key
 from intentedge.profile import profile_to_payload
 
 from .configfile import read_config_file

@@ -15,9 +15,9 @@ import click
 
 from intentedge import ConfigError, __version__
 
-from intentedge.contract.keys import PROFILE_PREFIX
-from intentedge.preview import mint_token, preview_url
-from intentedge.session import COOKIE_NAME, SessionKeyError
+from intentedge.contract import PROFILE_PREFIX
+from intentedge import mint_token, preview_url
+from intentedge import COOKIE_NAME, SessionKeyError
 
 from . import cookies
 from .build_profiles import build_profiles, read_profiles

@@ -19,7 +19,7 @@ import msgpack
 
 from intentedge import SchemaError
 from intentedge.contract import schema
-from intentedge.contract.bundles import pointer_target
+from intentedge.contract import pointer_target
 
 from .kv.cloudflare import CloudflareKV
 from .kv.errors import KVError

@@ -23,7 +23,7 @@ import tomllib
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from intentedge.contract.keys import KV_BINDING
+from intentedge.contract import KV_BINDING
 
 from ..wrangler import wrangler_bin, wrangler_env
 from .errors import WranglerError

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from intentedge import SchemaError
-from intentedge.contract.bundles import pointer_target, publication
+from intentedge.contract import pointer_target, publication
 
 from .errors import KVError, WriteFailed
 from .store import Entry, KVStore
