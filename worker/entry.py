@@ -14,7 +14,7 @@ from intentedge import (RequestContext, Visitor, is_events_path, log_line, may_p
                         may_personalize_response, page_outcome, upstream_url, visitor_of, without_preview_params)
 from intentedge.caching import CacheStatus, normalized_cache_url
 
-from jsconvert import all_headers, optional_str, request_data_from_js, to_js_object
+from jsconvert import all_headers, request_data_from_js, to_js_object
 from events import events_response
 from isolate import ISOLATE
 from metadata import Budget, OverBudget, Timing

@@ -193,3 +193,36 @@ def test_page_rule_pattern_searches_the_path_not_the_query():
     signals = Signals(pages=(PageRule(re.compile("deal"), stage=1),))
     assert observe("/?x=deal", signals=signals).stage == 0
     assert observe("/deals/today", signals=signals).stage == 1
+
+
+# --- the session an event leaves -----------------------------------------------------------
+
+DEMO = compile_bundle({"products": {"alpha-pro": {"price": 2499, "category": "cameras"}}}, source="t")
+VISITOR = "v" * 22
+
+
+def record(session: Session, *events: dict) -> Session:
+    for event in events:
+        session = DEMO.signals.record(session, event, DEMO.products)
+    return session
+
+
+def test_cart_events_move_the_cart_and_the_funnel():
+    start = Session(VISITOR, NOW, NOW)
+    added = record(start, {"type": "cart_add", "productId": "alpha-pro", "quantity": 2})
+    assert (added.cart_value, added.cart_items, added.stage) == (4998.0, 2, 2)
+    assert added.products == ("alpha-pro",) and added.categories == ("cameras",)
+    priced = record(start, {"type": "cart_add", "productId": "unknown", "value": 30.5})
+    assert (priced.cart_value, priced.cart_items) == (30.5, 1)
+    removed = record(added, {"type": "cart_remove", "productId": "alpha-pro", "quantity": 5})
+    assert (removed.cart_value, removed.cart_items) == (0.0, 0)
+
+
+def test_purchase_search_and_trial_change_the_session_views_do_not():
+    start = Session(VISITOR, NOW, NOW, cart_value=100.0, cart_items=1)
+    bought = record(start, {"type": "purchase", "value": 100})
+    assert (bought.cart_value, bought.cart_items, bought.purchases, bought.stage) == (0.0, 0, 1, 4)
+    assert record(start, {"type": "search"}).searches == 1
+    assert record(start, {"type": "trial_start"}).trial is True
+    for kind in ("page_view", "exposure", "cta_click"):
+        assert record(start, {"type": kind, "slot": "hero"}) is start

@@ -14,6 +14,7 @@ from intentedge.consent import NOBODY, ConsentPolicy
 from intentedge.decision import decide
 from intentedge.profile import Profile
 from intentedge.scoring import DEFAULT_WEIGHTS, ScoringModel, score
+from intentedge.events.batch import Limits
 from intentedge.signals import Signals
 
 from tests.core.builders import DAY, NOW, context, valid_config
@@ -958,3 +959,41 @@ def test_an_infinite_cache_time_is_a_problem_not_an_error():
         ("cache.config", "CachePolicy.fresh must be a finite number of seconds >= 0, found inf")]
     edge = compile_bundle(config, source="config/abc", strict=False)
     assert edge.config_cache.fresh == DEFAULT_CONFIG_CACHE.fresh
+
+
+# --- the [events] table --------------------------------------------------------------------
+
+def test_events_are_off_unless_configured():
+    assert compile_bundle({}, source="t").events is None
+    events = compile_bundle({"events": {"path": "/t/e", "beacon": False, "max_events": 5, "rate_per_minute": 60}},
+                            source="t").events
+    assert events == Limits(path="/t/e", beacon=False, max_events=5, rate_per_minute=60)
+
+
+def test_the_client_and_isolate_limits_default_to_at_least_the_narrower_one():
+    events = compile_bundle({"events": {"rate_per_minute": 5_000}}, source="t").events
+    assert (events.client_rate_per_minute, events.isolate_rate_per_minute) == (5_000, 60_000)
+    events = compile_bundle({"events": {"client_rate_per_minute": 300, "isolate_rate_per_minute": 900}},
+                            source="t").events
+    assert (events.rate_per_minute, events.client_rate_per_minute, events.isolate_rate_per_minute) == (120, 300, 900)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"path": "events"}, "path must be a URL path"),
+    ({"path": '/"><script>'}, "path must be a URL path"),
+    ({"beacon": "yes"}, "beacon must be true or false"),
+    ({"max_events": 0}, "max_events must be at least 1"),
+    ({"max_events": 10}, "max_events (10) must be at least 50 with the beacon on"),
+    ({"max_events": 501, "rate_per_minute": 600}, "max_events is at most 500"),
+    ({"max_bytes": 1_000_000}, "max_bytes at most 65536"),
+    ({"rate_per_minute": 10}, "rate_per_minute (10) must allow one full batch"),
+    ({"sink": "http://x"}, "unknown key 'sink'"),
+    ({"client_rate_per_minute": 60}, "rate_per_minute (120) <= client_rate_per_minute (60)"),
+    ({"isolate_rate_per_minute": 500}, "client_rate_per_minute (1200) <= isolate_rate_per_minute (500)"),
+    ({"client_rate_per_minute": "many"}, "client_rate_per_minute must be an integer"),
+    ({"isolate_rate_per_minute": 0}, "isolate_rate_per_minute must be at least 1"),
+])
+def test_a_bad_events_table_names_the_problem(spec, message):
+    with pytest.raises(ConfigError) as caught:
+        compile_bundle({"events": spec}, source="site.toml")
+    assert message in str(caught.value)

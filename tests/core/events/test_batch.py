@@ -9,8 +9,6 @@ from dataclasses import replace
 
 import pytest
 
-from intentedge import compile_bundle
-from intentedge.contract.config import ConfigError
 from intentedge.events.batch import EventRejected, Limits, beacon_tag, check_slots, enrich, parse_batch, session_id
 from intentedge.events.page_token import PageDecision, SlotChoice
 from intentedge.session import Session
@@ -103,7 +101,7 @@ def test_the_beacon_tag_carries_token_and_path():
 
 # --- the stored line ----------------------------------------------------------------------
 
-def test_the_line_has_the_seeds_shape_and_the_pages_decision():
+def test_the_line_has_the_batch_shape_and_the_pages_decision():
     session = Session(VISITOR, NOW - 100, NOW - 5, pages=3)
     batch = parse_batch(body([{"type": "page_view", "url": "/p"}, {"type": "exposure", "slot": "promo"},
                               {"type": "cta_click", "slot": "hero", "url": "/checkout/"}], page="t"), LIMITS)
@@ -133,76 +131,6 @@ def test_slot_events_must_name_a_slot_the_page_filled():
     batch = parse_batch(body([{"type": "exposure", "slot": "footer"}], page="t"), LIMITS)
     with pytest.raises(EventRejected, match="slot 'footer' was not filled"):
         check_slots(batch, PAGE)
-
-
-# --- the session an event leaves -----------------------------------------------------------
-
-DEMO = compile_bundle({"products": {"alpha-pro": {"price": 2499, "category": "cameras"}}}, source="t")
-
-
-def record(session: Session, *events: dict) -> Session:
-    for event in events:
-        session = DEMO.signals.record(session, event, DEMO.products)
-    return session
-
-
-def test_cart_events_move_the_cart_and_the_funnel():
-    start = Session(VISITOR, NOW, NOW)
-    added = record(start, {"type": "cart_add", "productId": "alpha-pro", "quantity": 2})
-    assert (added.cart_value, added.cart_items, added.stage) == (4998.0, 2, 2)
-    assert added.products == ("alpha-pro",) and added.categories == ("cameras",)
-    priced = record(start, {"type": "cart_add", "productId": "unknown", "value": 30.5})
-    assert (priced.cart_value, priced.cart_items) == (30.5, 1)
-    removed = record(added, {"type": "cart_remove", "productId": "alpha-pro", "quantity": 5})
-    assert (removed.cart_value, removed.cart_items) == (0.0, 0)
-
-
-def test_purchase_search_and_trial_change_the_session_views_do_not():
-    start = Session(VISITOR, NOW, NOW, cart_value=100.0, cart_items=1)
-    bought = record(start, {"type": "purchase", "value": 100})
-    assert (bought.cart_value, bought.cart_items, bought.purchases, bought.stage) == (0.0, 0, 1, 4)
-    assert record(start, {"type": "search"}).searches == 1
-    assert record(start, {"type": "trial_start"}).trial is True
-    for kind in ("page_view", "exposure", "cta_click"):
-        assert record(start, {"type": kind, "slot": "hero"}) is start
-
-
-# --- the [events] table --------------------------------------------------------------------
-
-def test_events_are_off_unless_configured():
-    assert compile_bundle({}, source="t").events is None
-    events = compile_bundle({"events": {"path": "/t/e", "beacon": False, "max_events": 5, "rate_per_minute": 60}},
-                            source="t").events
-    assert events == Limits(path="/t/e", beacon=False, max_events=5, rate_per_minute=60)
-
-
-def test_the_client_and_isolate_limits_default_to_at_least_the_narrower_one():
-    events = compile_bundle({"events": {"rate_per_minute": 5_000}}, source="t").events
-    assert (events.client_rate_per_minute, events.isolate_rate_per_minute) == (5_000, 60_000)
-    events = compile_bundle({"events": {"client_rate_per_minute": 300, "isolate_rate_per_minute": 900}},
-                            source="t").events
-    assert (events.rate_per_minute, events.client_rate_per_minute, events.isolate_rate_per_minute) == (120, 300, 900)
-
-
-@pytest.mark.parametrize("spec, message", [
-    ({"path": "events"}, "path must be a URL path"),
-    ({"path": '/"><script>'}, "path must be a URL path"),
-    ({"beacon": "yes"}, "beacon must be true or false"),
-    ({"max_events": 0}, "max_events must be at least 1"),
-    ({"max_events": 10}, "max_events (10) must be at least 50 with the beacon on"),
-    ({"max_events": 501, "rate_per_minute": 600}, "max_events is at most 500"),
-    ({"max_bytes": 1_000_000}, "max_bytes at most 65536"),
-    ({"rate_per_minute": 10}, "rate_per_minute (10) must allow one full batch"),
-    ({"sink": "http://x"}, "unknown key 'sink'"),
-    ({"client_rate_per_minute": 60}, "rate_per_minute (120) <= client_rate_per_minute (60)"),
-    ({"isolate_rate_per_minute": 500}, "client_rate_per_minute (1200) <= isolate_rate_per_minute (500)"),
-    ({"client_rate_per_minute": "many"}, "client_rate_per_minute must be an integer"),
-    ({"isolate_rate_per_minute": 0}, "isolate_rate_per_minute must be at least 1"),
-])
-def test_a_bad_events_table_names_the_problem(spec, message):
-    with pytest.raises(ConfigError) as caught:
-        compile_bundle({"events": spec}, source="site.toml")
-    assert message in str(caught.value)
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-8-sig"])
