@@ -4,6 +4,7 @@
     Folder(signals, products).fold(tag, events)   -> Partial    (tag = session_tag(session id))
     merge(a, b)                                   -> Partial    associative, commutative; EMPTY is neutral
     profile_from_partial(partial, updated_at=t)   -> Profile
+    clamps(partial)                               -> Clamps     what the bounds on claims kept out of it
 
 A Partial holds sums, counts, maxima and a cart transform, never averages, so
 partials computed anywhere (per batch, per spill partition, per worker of a
@@ -28,7 +29,8 @@ What the profile counts:
     cart          a running cart: cart_add adds, cart_remove subtracts (never below zero),
                   purchase empties it; `value` is the line's total in the events, else the
                   catalog price times the quantity
-    purchases     purchase events;  trial: a trial_start event or a page rule with trial
+    purchases     purchase events, within the bounds on claims below
+    trial         a trial_start event or a page rule with trial
     last_seen     the latest event
 
 The page rules' `cart_add` and `purchase` flags are not applied: the event stream
@@ -43,6 +45,23 @@ and the weights of the kept entries stay exact. Past the bound, `sessions` becom
 the k-minimum-values estimate of the distinct count, `dwell_avg` the average over
 the sampled sessions, and the categories a deterministic sample of those seen.
 The profile shows the TOP_CATEGORIES heaviest.
+
+Bounds on claims. Events are what a browser says, and a visitor id costs one GET, so a flood
+of forged purchases or values must not take a profile past what a real shopper reaches (a
+rule on `purchases` or `cart_value` would give the forger its offer):
+
+    a line (batch)  at most MAX_LINE_PURCHASES of its purchase events count (batch_from_json
+                    marks the rest UNCOUNTED: they still empty the cart, set the stage and
+                    weigh in categories, as any purchase does)
+    a day           at most MAX_DAILY_PURCHASES purchases a visitor per UTC day of the events'
+                    timestamps (the Worker stamps them with its own clock), on the visitor's
+                    latest MAX_PURCHASE_DAYS days with purchases
+    a cart line     its value, given or from the catalog, at most MAX_CART_VALUE
+    the cart        at most MAX_CART_VALUE and MAX_CART_ITEMS in the profile
+
+The per-day counts are a partial's `purchase_days`: each day's count saturates at the bound
+(min(a + b, cap) is associative), and which days stay depends only on the set of days, as in
+the samples above, so merge stays exact. `clamps` says what the bounds kept out, per visitor.
 
 Order: one fold sorts its events by (timestamp, kind, ...). A session's dwell and the
 cart are sequences, so a partial keeps their first and last instants and merge puts
@@ -85,8 +104,15 @@ MAX_SESSIONS = 32
 MAX_CATEGORIES = 32
 TOP_CATEGORIES = 8
 MAX_NAME = 64                # category names, as the edge session keeps them
+MAX_LINE_PURCHASES = 3       # purchase events of one batch (a stored line) that count
+MAX_DAILY_PURCHASES = 5      # purchases a visitor has counted per UTC day of their timestamps
+MAX_PURCHASE_DAYS = 366      # the latest days with purchases that a profile counts
+MAX_CART_VALUE = 100_000     # money, in the site's currency: a cart line's value and the cart's
+MAX_CART_ITEMS = 1_000
+DAY = 86_400
 _PAGE_CACHE = 65_536
 _COUNT_CAP = 2**53 - 1       # what a JavaScript number holds exactly
+UNCOUNTED = -1               # the quantity of a purchase that empties the cart but is not counted
 
 
 # A batch that cannot be folded; `reason` is one short word for reports. The vocabulary's error:
@@ -102,7 +128,7 @@ class Event(NamedTuple):
     kind: int               # CART_ADD ... TRIAL_START
     url: str = ""
     product: str = ""
-    quantity: int = 1
+    quantity: int = 1       # UNCOUNTED on a purchase past its line's MAX_LINE_PURCHASES
     cents: int = -1         # the line's value in cents; -1: not given
 
 
@@ -149,7 +175,7 @@ class Partial:
     pages: int = 0
     interactions: int = 0
     searches: int = 0
-    purchases: int = 0
+    purchases: int = 0                  # purchase events, counted or not (the profile counts purchase_days)
     stage: int = 0
     trial: bool = False
     last_seen: int = 0
@@ -157,9 +183,22 @@ class Partial:
     sessions_saturated: bool = False    # more than MAX_SESSIONS were seen: `sessions` is a sample
     categories: dict[str, int] = field(default_factory=dict)
     cart: Cart | None = None
+    purchase_days: dict[int, int] = field(default_factory=dict)    # UTC day -> purchases counted, bounded
 
 
 EMPTY = Partial()
+
+
+class Clamps(NamedTuple):
+    """What the bounds kept out of one visitor's profile; build-profiles sums them for its summary."""
+
+    purchases: int          # purchase events not counted: past their line's MAX_LINE_PURCHASES, past
+                            # MAX_DAILY_PURCHASES a day, or before the latest MAX_PURCHASE_DAYS days
+    carts: int              # 1 if the cart's value or items were cut to MAX_CART_VALUE or MAX_CART_ITEMS
+
+    def __add__(self, other: tuple) -> Clamps:
+        """Field by field, so that a job can sum them."""
+        return Clamps(*(a + b for a, b in zip(self, other)))
 
 
 def session_tag(session_id: str) -> int:
@@ -175,11 +214,13 @@ def batch_from_json(obj: Any) -> Batch:
 
     Events of unknown types are skipped and listed in `unknown`; anything else wrong in
     an event (a bad timestamp, NaN or huge numbers, strings too long) rejects the batch.
+    A purchase event past the first MAX_LINE_PURCHASES of the line gets the quantity UNCOUNTED:
+    no shop's batch holds more orders, so the fold counts it apart from the others.
     """
     visitor_id, session_id, raw_events = read_batch(obj)
     events: list[tuple] = []
     unknown: list[str] = []
-    kinds = KINDS
+    kinds, purchase, purchases, max_purchases = KINDS, PURCHASE, 0, MAX_LINE_PURCHASES
     for index, raw in enumerate(raw_events):
         name = raw.get("type") if type(raw) is dict else None     # as read_line checks it; a call per
         if type(name) is not str:                                 # event would slow the parse by ~7 %
@@ -214,6 +255,10 @@ def batch_from_json(obj: Any) -> Batch:
             cents = round(value * 100)
         else:
             raise EventError("number", f"event {index}: value must be a number from 0 to {MAX_VALUE:.0f}")
+        if kind == purchase:
+            purchases += 1
+            if purchases > max_purchases:
+                quantity = UNCOUNTED
         events.append((ts, kind, url, product, quantity, cents))
     return Batch(visitor_id, session_id, events, unknown)
 
@@ -314,7 +359,9 @@ class Folder:
         cart_first = cart_last = None
         reset = False
         value_floor = value_delta = items_floor = items_delta = 0
+        days: dict[int, int] = {}
         implied, weights, cached, page = self._implied, self._weights, self._pages.get, self.page
+        max_cents = MAX_CART_VALUE * 100
         product_category, product_cents = self._product_category, self._product_cents
         for ts, kind, url, product, quantity, cents in events:
             category = ""
@@ -352,10 +399,15 @@ class Folder:
                 cart_last = (ts, kind)
                 if kind == PURCHASE:
                     purchases += 1
+                    if quantity != UNCOUNTED:
+                        day = ts // DAY
+                        days[day] = days.get(day, 0) + 1
                     reset, value_floor, value_delta, items_floor, items_delta = True, 0, 0, 0, 0
                     continue
                 if cents < 0:
                     cents = product_cents.get(product, 0) * quantity
+                if cents > max_cents:
+                    cents = max_cents
                 if kind == CART_ADD:
                     value_floor += cents
                     items_floor += quantity
@@ -371,7 +423,17 @@ class Folder:
         cart = None if cart_first is None else Cart(cart_first, cart_last, reset, value_floor, value_delta,
                                                     items_floor, items_delta)
         return Partial(pages, interactions, searches, purchases, stage, trial, events[-1][0],
-                       {session: Segment(first, last, dwell, gaps)}, False, _bounded(categories), cart)
+                       {session: Segment(first, last, dwell, gaps)}, False, _bounded(categories), cart,
+                       _latest_days(days) if days else days)
+
+
+def _latest_days(days: dict[int, int]) -> dict[int, int]:
+    """At most MAX_PURCHASE_DAYS days, the latest, each at most MAX_DAILY_PURCHASES. Like the
+    bottom-k samples, which days stay depends only on the set of days, and a kept day was
+    never cut anywhere, so its saturated count is exact in any grouping of merges."""
+    cap = MAX_DAILY_PURCHASES
+    kept = days if len(days) <= MAX_PURCHASE_DAYS else sorted(days)[-MAX_PURCHASE_DAYS:]
+    return {day: days[day] if days[day] < cap else cap for day in kept}
 
 
 def _bounded(categories: dict[str, int]) -> dict[str, int]:
@@ -409,7 +471,9 @@ def merge(a: Partial, b: Partial) -> Partial:
     return Partial(
         a.pages + b.pages, a.interactions + b.interactions, a.searches + b.searches, a.purchases + b.purchases,
         max(a.stage, b.stage), a.trial or b.trial, max(a.last_seen, b.last_seen),
-        sessions, saturated, _bounded(categories), _merge_carts(a.cart, b.cart))
+        sessions, saturated, _bounded(categories), _merge_carts(a.cart, b.cart),
+        _merge_days(a.purchase_days, b.purchase_days) if a.purchase_days and b.purchase_days else
+        a.purchase_days or b.purchase_days)
 
 
 def merge_all(partials: Iterable[Partial]) -> Partial:
@@ -417,6 +481,13 @@ def merge_all(partials: Iterable[Partial]) -> Partial:
     for partial in partials:
         result = merge(result, partial)
     return result
+
+
+def _merge_days(a: dict[int, int], b: dict[int, int]) -> dict[int, int]:
+    days = dict(a)
+    for day, count in b.items():
+        days[day] = days.get(day, 0) + count
+    return _latest_days(days)
 
 
 def _join(a: Segment, b: Segment) -> Segment:
@@ -458,6 +529,7 @@ def profile_from_partial(partial: Partial, *, updated_at: int) -> Profile:
     dwell = sum(s.dwell for s in segments)
     cart = partial.cart
     top = sorted(partial.categories.items(), key=lambda item: (-item[1], item[0]))[:TOP_CATEGORIES]
+    days = partial.purchase_days
     return Profile(
         updated_at=int(updated_at),
         sessions=_cap(estimate_sessions(partial)),
@@ -467,12 +539,19 @@ def profile_from_partial(partial: Partial, *, updated_at: int) -> Profile:
         searches=_cap(partial.searches),
         stage=partial.stage,
         categories={name: float(_cap(weight)) for name, weight in top},
-        purchases=_cap(partial.purchases),
-        cart_value=_cap(cart.value) / 100 if cart else 0.0,
-        cart_items=_cap(cart.items) if cart else 0,
+        purchases=sum(days.values()) if days else 0,
+        cart_value=_bounded_cart(cart.value, MAX_CART_VALUE * 100) / 100 if cart else 0.0,
+        cart_items=_bounded_cart(cart.items, MAX_CART_ITEMS) if cart else 0,
         trial=partial.trial,
         last_seen=partial.last_seen,
     )
+
+
+def clamps(partial: Partial) -> Clamps:
+    """What the bounds kept out of the profile of `partial` (its events' own counts, not an estimate)."""
+    cart = partial.cart
+    return Clamps(partial.purchases - sum(partial.purchase_days.values()),
+                  int(cart is not None and (cart.value > MAX_CART_VALUE * 100 or cart.items > MAX_CART_ITEMS)))
 
 
 def estimate_sessions(partial: Partial) -> int:
@@ -481,6 +560,10 @@ def estimate_sessions(partial: Partial) -> int:
         return len(partial.sessions)
     largest = max(partial.sessions)
     return max(MAX_SESSIONS, round((MAX_SESSIONS - 1) * 2**64 / (largest + 1)))
+
+
+def _bounded_cart(n: int, bound: int) -> int:
+    return n if n < bound else bound
 
 
 def _cap(n: int) -> int:

@@ -284,16 +284,18 @@ cuts_st = st.lists(st.integers(0, 100), max_size=4)
 def exact_except_order(p: Partial) -> tuple:
     """What merge keeps exactly even when partials overlap in time: all but dwell and the cart."""
     return (p.pages, p.interactions, p.searches, p.purchases, p.stage, p.trial, p.last_seen, p.sessions_saturated,
-            p.categories, {tag: (s.first, s.last, s.gaps) for tag, s in p.sessions.items()})
+            p.categories, {tag: (s.first, s.last, s.gaps) for tag, s in p.sessions.items()}, p.purchase_days)
 
 
 @pytest.fixture(params=[None, 2], ids=["bounds", "tiny-bounds"])
 def bounds(request):
-    """Run a property with the real bounds, and with bounds of 2 so that sampling happens all the time."""
+    """Run a property with the real bounds, and with bounds of 2 so that sampling (and the daily bound
+    on purchases) happens all the time."""
     if request.param is None:
         yield
         return
-    with mock.patch.object(fold, "MAX_SESSIONS", 2), mock.patch.object(fold, "MAX_CATEGORIES", 2):
+    with mock.patch.object(fold, "MAX_SESSIONS", 2), mock.patch.object(fold, "MAX_CATEGORIES", 2), \
+            mock.patch.object(fold, "MAX_DAILY_PURCHASES", 2):
         yield
 
 
