@@ -1,6 +1,7 @@
 """`intentedge report`: what personalization did, read from the collector's event files.
 
     intentedge report events.jsonl [more.jsonl ...] --out report/ [--config demo/config.toml] [--goal purchase]
+                      [--max-value 100000]
 
 Input: the collector's JSON Lines (gzip if a name ends in .gz), one stored line per accepted batch,
 read with the events' vocabulary (intentedge/events/vocabulary.py: read_line). The config, when
@@ -22,6 +23,10 @@ What is counted (every rate with a 95 % interval; report_stats holds the formula
                slot where it shows its fallback with no rule (rule "fallback")
   alignment    per rule, the share of fired exposures (one per decisionId and slot) followed by a cta_click
                with the same decisionId and slot, or by a goal event later in the same session
+  anomalies    visitors whose events no shopper sends (a burst of goal events in a session, goal values past
+               a bound or far past the median, throwaway visitors converting in their only line, in numbers;
+               report_anomalies holds the rules): counted, sampled by visitor id and left out of every metric
+               above, their sessions, exposures and page decisions whole. The totals are what was read.
 
 A line whose batchId was already read counts once (the collector's retries). A malformed line is skipped and
 counted, or with strict=True stops the run. Files are read in one pass, line by line; what is kept is a few
@@ -38,14 +43,15 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable
+from typing import BinaryIO, Callable, Iterable, NamedTuple
 
 import click
 
 from intentedge import Bundle, ConfigError, __version__
 from intentedge.decision import CONTROL, FALLBACK
-from intentedge.events.vocabulary import EVENT_TYPES, MAX_LINE_BYTES, Line, LineError, LinePage, read_line
+from intentedge.events.vocabulary import EVENT_TYPES, MAX_LINE_BYTES, MAX_VALUE, Line, LineError, LinePage, read_line
 
+from . import report_anomalies as anomalies
 from . import report_stats as stats
 from .configfile import read_config_file
 from .report_html import render
@@ -92,6 +98,13 @@ def read_config(path: Path) -> SiteConfig:
 
 # --- the tally -----------------------------------------------------------------------------
 
+class FireCounts(NamedTuple):
+    decisions: int
+    fired: list[int]                  # per rule number: decisions showing it
+    held: list[int]                   # per rule number: decisions holding it out
+    slots: dict[str, list[int]]       # slot -> [decisions, fallback ones]
+
+
 @dataclass
 class Tally:
     """Everything the report needs, filled line by line. Visitors, sessions, rules and tiers become
@@ -112,17 +125,22 @@ class Tally:
     batch_ids: set[str] = field(default_factory=set)
     visitors: dict[str, int] = field(default_factory=dict)
     visitor_goal: list[int] = field(default_factory=list)      # the visitor's latest goal event
+    visitor_lines: list[int] = field(default_factory=list)
     sessions: dict[tuple[str, str], int] = field(default_factory=dict)
+    session_visitor: list[int] = field(default_factory=list)
     session_goal: list[int] = field(default_factory=list)      # the session's latest goal event
     session_tiers: list[int] = field(default_factory=list)     # bit set of the tiers of its page decisions
+    session_events: list[int] = field(default_factory=list)
+    session_goals: list[int] = field(default_factory=list)     # goal events
+    session_value: list[float] = field(default_factory=list)   # the largest goal value; -1: none had one
+    session_value_sum: list[float] = field(default_factory=list)
     tiers: dict[str, int] = field(default_factory=dict)        # tier name -> bit
     tier_low: list[float] = field(default_factory=list)        # lowest page.score seen per tier
     rules: dict[str, int] = field(default_factory=dict)        # rule id -> number
-    decisions: set[str] = field(default_factory=set)           # page.id
-    rule_fired: list[int] = field(default_factory=list)        # per rule: page decisions showing it
-    rule_held: list[int] = field(default_factory=list)         # per rule: page decisions holding it out
-    slots: dict[str, list[int]] = field(default_factory=dict)  # slot -> [page decisions, fallback ones]
-    held_out_rules: set[int] = field(default_factory=set)      # rules with a control exposure
+    decisions: dict[str, int] = field(default_factory=dict)    # page.id -> the visitor it was made for
+    decision_choices: list[int] = field(default_factory=list)  # per decision (in that order): its choice set
+    choice_sets: dict[tuple, int] = field(default_factory=dict)  # page.choices -> number
+    choice_rows: list[tuple] = field(default_factory=list)     # per choice set: (slot, rule number or -1, held)
     exposed: dict[tuple[int, int], list] = field(default_factory=dict)  # (visitor, rule) -> [arms, first key]
     shown: dict[str, list] = field(default_factory=dict)       # "decisionId\x1fslot" -> [rule, session, key]
     clicks: set[str] = field(default_factory=set)              # "decisionId\x1fslot" of cta_clicks
@@ -149,13 +167,15 @@ class Tally:
         if visitor is None:
             visitor = self.visitors[line.user_id] = len(self.visitor_goal)
             self.visitor_goal.append(NO_GOAL)
+            self.visitor_lines.append(0)
+        self.visitor_lines[visitor] += 1
         session = self.sessions.get((line.user_id, line.session_id))
         if session is None:
             session = self.sessions[(line.user_id, line.session_id)] = len(self.session_goal)
-            self.session_goal.append(NO_GOAL)
-            self.session_tiers.append(0)
+            self._new_session(visitor)
         if line.page is not None:
-            self._page(line.page, session)
+            self._page(line.page, session, visitor)
+        self.session_events[session] += len(line.events)
         counts, goal = self.events_by_type, self.goal
         for event in line.events:
             key = base | self.seq
@@ -167,6 +187,7 @@ class Tally:
                     self.visitor_goal[visitor] = key
                 if key > self.session_goal[session]:
                     self.session_goal[session] = key
+                self._goal_value(event.get("value"), session)
             if kind == "exposure":
                 self._exposure(event, visitor, session, key)
             elif kind == "cta_click":
@@ -175,12 +196,52 @@ class Tally:
     def rule(self, rule_id: str) -> int:
         number = self.rules.get(rule_id)
         if number is None:
-            number = self.rules[rule_id] = len(self.rule_fired)
-            self.rule_fired.append(0)
-            self.rule_held.append(0)
+            number = self.rules[rule_id] = len(self.rules)
         return number
 
-    def _page(self, page: LinePage, session: int) -> None:
+    def fire_counts(self, excluded: bytearray) -> FireCounts:
+        """What the page decisions of the visitors not `excluded` chose."""
+        per_set = [0] * len(self.choice_rows)
+        for visitor, choice_set in zip(self.decisions.values(), self.decision_choices):
+            if not excluded[visitor]:
+                per_set[choice_set] += 1
+        fired, held = [0] * len(self.rules), [0] * len(self.rules)
+        slots: dict[str, list[int]] = {}
+        for rows, n in zip(self.choice_rows, per_set):
+            if not n:
+                continue
+            for slot, rule, held_out in rows:
+                counts = slots.setdefault(slot, [0, 0])
+                counts[0] += n
+                if rule < 0:
+                    counts[1] += n
+                elif held_out:
+                    held[rule] += n
+                else:
+                    fired[rule] += n
+        return FireCounts(sum(per_set), fired, held, slots)
+
+    def _new_session(self, visitor: int) -> None:
+        self.session_visitor.append(visitor)
+        self.session_goal.append(NO_GOAL)
+        self.session_tiers.append(0)
+        self.session_events.append(0)
+        self.session_goals.append(0)
+        self.session_value.append(-1.0)
+        self.session_value_sum.append(0.0)
+
+    def _goal_value(self, value, session: int) -> None:
+        """Count a goal event and its value: a number from 0 (anything else is no value), at most
+        MAX_VALUE, so that no stored line can make a sum infinite."""
+        self.session_goals[session] += 1
+        if type(value) not in (int, float) or not value >= 0:      # NaN fails this too
+            return
+        value = min(float(value), MAX_VALUE)
+        self.session_value_sum[session] += value
+        if value > self.session_value[session]:
+            self.session_value[session] = value
+
+    def _page(self, page: LinePage, session: int, visitor: int) -> None:
         bit = self.tiers.get(page.tier)
         if bit is None:
             bit = self.tiers[page.tier] = len(self.tier_low)
@@ -190,26 +251,20 @@ class Tally:
         self.session_tiers[session] |= 1 << bit
         if page.id in self.decisions:
             return
-        self.decisions.add(page.id)
-        for slot, rule_id, variant in page.choices:
-            counts = self.slots.get(slot)
-            if counts is None:
-                counts = self.slots[slot] = [0, 0]
-            counts[0] += 1
-            if rule_id == FALLBACK:
-                counts[1] += 1
-            elif variant == CONTROL:
-                self.rule_held[self.rule(rule_id)] += 1
-            else:
-                self.rule_fired[self.rule(rule_id)] += 1
+        self.decisions[page.id] = visitor
+        choices = tuple(page.choices)
+        choice_set = self.choice_sets.get(choices)
+        if choice_set is None:
+            choice_set = self.choice_sets[choices] = len(self.choice_rows)
+            self.choice_rows.append(tuple((slot, -1 if rule_id == FALLBACK else self.rule(rule_id),
+                                           variant == CONTROL) for slot, rule_id, variant in choices))
+        self.decision_choices.append(choice_set)
 
     def _exposure(self, event: dict, visitor: int, session: int, key: int) -> None:
         if event["rule"] == FALLBACK:
             return
         rule = self.rule(event["rule"])
         control = event["variant"] == CONTROL
-        if control:
-            self.held_out_rules.add(rule)
         arms = self.exposed.get((visitor, rule))
         if arms is None:
             self.exposed[(visitor, rule)] = [2 if control else 1, key]
@@ -298,10 +353,14 @@ def _skip_rest(readline: Callable[[int], bytes]) -> None:
 # --- the summary ---------------------------------------------------------------------------
 
 def summarize(tally: Tally, *, sources: list[Path], config: SiteConfig | None = None,
-              generated_at: float | None = None) -> dict:
-    """report.json: totals and the four metrics, numbers rounded, the same keys whatever the data."""
+              generated_at: float | None = None, max_value: float = anomalies.DEFAULT_MAX_VALUE) -> dict:
+    """report.json: totals as read, the anomalies screened out, and the four metrics over the rest;
+    numbers rounded, the same keys whatever the data."""
     order = tier_order(tally, config)
     rule_order = _rule_order(tally, config)
+    screening = anomalies.screen(tally, max_value)
+    excluded = screening.excluded
+    fire = tally.fire_counts(excluded)
     return {
         "v": 1,
         "producer": PRODUCER,
@@ -319,11 +378,12 @@ def summarize(tally: Tally, *, sources: list[Path], config: SiteConfig | None = 
             "page_decisions": len(tally.decisions),
         },
         "malformed_lines": list(tally.malformed_first),
+        "anomalies": screening.to_json(tally),
         "tiers": {"order": order, "from": "config" if config is not None else "scores"},
-        "conversion_by_tier": _conversion(tally, order),
-        "lift": _lift(tally, config, rule_order),
-        "fire_rates": _fire_rates(tally, rule_order),
-        "alignment": _alignment(tally, rule_order),
+        "conversion_by_tier": _conversion(tally, order, excluded),
+        "lift": _lift(tally, config, rule_order, excluded),
+        "fire_rates": _fire_rates(tally, rule_order, fire),
+        "alignment": _alignment(tally, rule_order, excluded, fire.fired),
     }
 
 
@@ -351,13 +411,15 @@ def _rule_order(tally: Tally, config: SiteConfig | None) -> list[str]:
     return listed + sorted(rule for rule in tally.rules if rule not in known)
 
 
-def _conversion(tally: Tally, order: list[str]) -> dict:
+def _conversion(tally: Tally, order: list[str], excluded: bytearray) -> dict:
     rank_of_bit = {bit: order.index(name) for name, bit in tally.tiers.items()}
     best: dict[int, int] = {}                      # tier bit set -> rank of its highest tier
     sessions = [0] * len(order)
     conversions = [0] * len(order)
     undecided = [0, 0]
-    for bits, goal in zip(tally.session_tiers, tally.session_goal):
+    for bits, goal, visitor in zip(tally.session_tiers, tally.session_goal, tally.session_visitor):
+        if excluded[visitor]:
+            continue
         converted = goal != NO_GOAL
         if not bits:
             undecided[0] += 1
@@ -376,8 +438,10 @@ def _conversion(tally: Tally, order: list[str]) -> dict:
     }
 
 
-def _lift(tally: Tally, config: SiteConfig | None, rule_order: list[str]) -> list[dict]:
-    held_out = {rule for rule, number in tally.rules.items() if number in tally.held_out_rules}
+def _lift(tally: Tally, config: SiteConfig | None, rule_order: list[str], excluded: bytearray) -> list[dict]:
+    with_control = {rule for (visitor, rule), (seen, _) in tally.exposed.items()
+                    if seen & 2 and not excluded[visitor]}
+    held_out = {rule for rule, number in tally.rules.items() if number in with_control}
     if config is not None:
         held_out |= config.holdouts
     # per rule number: treatment visitors, their conversions, control visitors, theirs, visitors in both arms
@@ -385,7 +449,7 @@ def _lift(tally: Tally, config: SiteConfig | None, rule_order: list[str]) -> lis
     goals = tally.visitor_goal
     for (visitor, rule), (seen, first) in tally.exposed.items():
         counts = arms.get(rule)
-        if counts is None:
+        if counts is None or excluded[visitor]:
             continue
         if seen == 3:
             counts[4] += 1
@@ -412,26 +476,28 @@ def _lift(tally: Tally, config: SiteConfig | None, rule_order: list[str]) -> lis
     return rows
 
 
-def _fire_rates(tally: Tally, rule_order: list[str]) -> dict:
-    decisions = len(tally.decisions)
+def _fire_rates(tally: Tally, rule_order: list[str], fire: FireCounts) -> dict:
+    decisions = fire.decisions
     rules = []
     for rule in rule_order:
         number = tally.rules.get(rule)
-        fired = tally.rule_fired[number] if number is not None else 0
-        held = tally.rule_held[number] if number is not None else 0
+        fired = fire.fired[number] if number is not None else 0
+        held = fire.held[number] if number is not None else 0
         rules.append({"rule": rule, "fired": fired, "fired_share": _round(_share(fired, decisions)),
                       "fired_ci": _interval(stats.wilson(fired, decisions)),
                       "held_out": held, "held_out_share": _round(_share(held, decisions)),
                       "held_out_ci": _interval(stats.wilson(held, decisions))})
     slots = [{"slot": slot, "decisions": n, "fallback": k, **_rate(k, n, name="share")}
-             for slot, (n, k) in sorted(tally.slots.items())]
+             for slot, (n, k) in sorted(fire.slots.items())]
     return {"page_decisions": decisions, "rules": rules, "fallback_by_slot": slots}
 
 
-def _alignment(tally: Tally, rule_order: list[str]) -> dict:
+def _alignment(tally: Tally, rule_order: list[str], excluded: bytearray, fired: list[int]) -> dict:
     per_rule: dict[int, list[int]] = {}          # rule -> [fired exposures, aligned, by a click]
-    goals = tally.session_goal
+    goals, visitors = tally.session_goal, tally.session_visitor
     for where, (rule, session, key) in tally.shown.items():
+        if excluded[visitors[session]]:
+            continue
         counts = per_rule.setdefault(rule, [0, 0, 0])
         counts[0] += 1
         if where in tally.clicks:
@@ -447,7 +513,7 @@ def _alignment(tally: Tally, rule_order: list[str]) -> dict:
     for rule in rule_order:                      # the rules that fired at least once
         number = tally.rules.get(rule)
         counts = per_rule.get(number, [0, 0, 0])
-        if counts[0] or (number is not None and tally.rule_fired[number]):
+        if counts[0] or (number is not None and fired[number]):
             rules.append({"rule": rule, **row(*counts)})
     total = [sum(counts[i] for counts in per_rule.values()) for i in range(3)]
     return {"overall": row(*total), "rules": rules}
@@ -506,7 +572,12 @@ class _MalformedLineError(click.ClickException):
 @click.option("--goal", default="purchase", show_default=True, type=click.Choice(EVENT_TYPES),
               help="The event type that counts as a conversion.")
 @click.option("--strict", is_flag=True, help="Stop at the first malformed line (exit 2) instead of skipping it.")
-def report(events: tuple[Path, ...], out: Path, config_path: Path | None, goal: str, strict: bool) -> None:
+@click.option("--max-value", default=anomalies.DEFAULT_MAX_VALUE, show_default=True,
+              type=click.FloatRange(0, MAX_VALUE, min_open=True),
+              help="The most one goal event can be worth (the site's currency); a visitor claiming more is "
+                   "an anomaly, left out of every metric.")
+def report(events: tuple[Path, ...], out: Path, config_path: Path | None, goal: str, strict: bool,
+           max_value: float) -> None:
     """Conversion by intent tier, each rule's lift against its holdout, fire rates and intent alignment,
     from the collector's JSON Lines EVENTS (.gz too), as DIR/report.json and a self-contained DIR/report.html."""
     try:
@@ -522,7 +593,7 @@ def report(events: tuple[Path, ...], out: Path, config_path: Path | None, goal: 
         more = f" ({tally.malformed - SHOWN_MALFORMED:,} more not shown)" if tally.malformed > SHOWN_MALFORMED else ""
         click.echo(f"report: skipped {tally.malformed:,} malformed line(s){more}", err=True)
     _warn_unknown_tiers(tally, config)
-    summary = summarize(tally, sources=list(events), config=config)
+    summary = summarize(tally, sources=list(events), config=config, max_value=max_value)
     try:
         paths = write_report(summary, out)
     except ReportError as exc:
@@ -531,8 +602,18 @@ def report(events: tuple[Path, ...], out: Path, config_path: Path | None, goal: 
     click.echo(f"report: {totals['lines']:,} lines ({totals['duplicates']:,} duplicates, "
                f"{totals['malformed']:,} malformed), {totals['events']:,} events, {totals['visitors']:,} visitors, "
                f"{totals['sessions']:,} sessions, {totals['page_decisions']:,} page decisions")
+    _warn_anomalies(summary["anomalies"])
     for path in paths:
         click.echo(str(path))
+
+
+def _warn_anomalies(found: dict) -> None:
+    left_out = found["excluded"]
+    if left_out["visitors"]:
+        rules = ", ".join(f"{row['rule']} {row['visitors']:,}" for row in found["rules"]
+                          if row["excluded"] and row["visitors"])
+        click.echo(f"report: left out {left_out['visitors']:,} visitors ({left_out['goal_events']:,} of "
+                   f"{found['read']['goal_events']:,} goal events) as anomalies: {rules}", err=True)
 
 
 def _warn_unknown_tiers(tally: Tally, config: SiteConfig | None) -> None:

@@ -51,6 +51,7 @@ def render(summary: dict) -> str:
         f"<title>Personalization report: {_period(summary['period'])}</title><style>{CSS}</style></head>",
         "<body><main>",
         _header(summary),
+        _anomalies(summary["anomalies"], summary["totals"]),
         _conversion(summary["conversion_by_tier"], goal),
         _lift(summary["lift"], goal),
         _fire_rates(summary["fire_rates"]),
@@ -80,11 +81,59 @@ def _header(summary: dict) -> str:
         + "".join(f"<div class=\"card\"><span class=\"muted\">{name}</span><b>{value:,}</b></div>"
                   for name, value in cards)
         + "</div>"
-        f"<div class=\"muted\">Events by type: {by_type or 'none'}.</div>"
+        f"<div class=\"muted\">Events by type: {by_type or 'none'}.</div>{_left_out_note(summary['anomalies'])}"
         f"<div class=\"muted\">Read {totals['lines']:,} lines from {_e(', '.join(summary['sources']))}: "
         f"{totals['batches']:,} batches counted, {totals['duplicates']:,} duplicates counted once, "
         f"{totals['malformed']:,} malformed lines skipped.</div>{malformed}</header>"
     )
+
+
+def _left_out_note(anomalies: dict) -> str:
+    left_out = anomalies["excluded"]
+    if not left_out["visitors"]:
+        return ""
+    return (f"<div class=\"muted\">{left_out['events']:,} of these events come from {left_out['visitors']:,} "
+            "visitors left out of every metric as anomalies (next section).</div>")
+
+
+def _anomalies(data: dict, totals: dict) -> str:
+    """Shown only when the screen left someone out (report_anomalies.py); report.json always has it."""
+    left_out, read = data["excluded"], data["read"]
+    if not left_out["visitors"]:
+        return ""
+    cards = [("Visitors left out", f"{left_out['visitors']:,}", _pct(_share(left_out["visitors"], read["visitors"]))),
+             ("Goal events left out", f"{left_out['goal_events']:,}",
+              _pct(_share(left_out["goal_events"], read["goal_events"]))),
+             ("Goal value left out", _money(left_out["goal_value"]),
+              _pct(_share(left_out["goal_value"] or 0, read["goal_value"] or 0)))]
+    rules = [row for row in data["rules"] if row["visitors"]]
+    table = _table(["Rule", "Sessions", "Visitors", "Left out"],
+                   [[_lines(_e(row["rule"]), _e(row["what"])), _n(row["sessions"]), _n(row["visitors"]),
+                     _left_out(row)] for row in rules])
+    samples = "".join(_sample(row) for row in rules if row["sample"])
+    return _section(
+        "Anomalies: traffic left out",
+        "Events are what browsers claim, and a new visitor id costs one page view, so the report screens out "
+        "visitors whose events no shopper sends. Every section below leaves them out whole (their sessions, "
+        f"exposures and page decisions); the {totals['events']:,} events counted above include them.",
+        "<div class=\"cards\">"
+        + "".join(f"<div class=\"card\"><span class=\"muted\">{name}</span><b>{value}</b>"
+                  f"<span class=\"muted\">{share} of all</span></div>" for name, value, share in cards)
+        + f"</div>{table}{samples}")
+
+
+def _left_out(row: dict) -> str:
+    if row["excluded"]:
+        return "yes"
+    return "counted only" if row["rule"] == "goal_without_page" else "no: too few"
+
+
+def _sample(row: dict) -> str:
+    table = _table(["Visitor", "Sessions", "Events", "Goal events", "Largest goal value"],
+                   [[_e(item["visitor"]), _n(item["sessions"]), _n(item["events"]), _n(item["goal_events"]),
+                     _money(item["largest_goal_value"])] for item in row["sample"]])
+    return (f"<details><summary>{_e(row['rule'])}: the {len(row['sample'])} heaviest of {row['visitors']:,} "
+            f"visitors</summary>{table}</details>")
 
 
 def _conversion(data: dict, goal: str) -> str:
@@ -324,6 +373,14 @@ def _badge(verdict: str) -> str:
 
 def _n(value: int) -> str:
     return f"{value:,}"
+
+
+def _money(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.2f}"
+
+
+def _share(part: float, whole: float) -> float | None:
+    return part / whole if whole else None
 
 
 def _pct(value: float | None, *, digits: int = 1, signed: bool = False) -> str:

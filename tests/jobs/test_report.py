@@ -548,7 +548,8 @@ def test_the_report_files_and_the_html_page(tmp_path):
     out = tmp_path / "out"
     assert result.stdout.splitlines()[-2:] == [str(out / "report.json"), str(out / "report.html")]
     assert list(report) == ["v", "producer", "generated_at", "sources", "goal", "confidence", "period", "totals",
-                            "malformed_lines", "tiers", "conversion_by_tier", "lift", "fire_rates", "alignment"]
+                            "malformed_lines", "anomalies", "tiers", "conversion_by_tier", "lift", "fire_rates",
+                            "alignment"]
     assert report["period"]["first"] == "2026-11-18T11:06:41Z"
 
     page_html = (out / "report.html").read_text()
