@@ -48,7 +48,9 @@ import msgpack
 
 from intentedge import Bundle, ConfigError, __version__
 from intentedge.contract import schema
-from intentedge.events.fold import EventError, Folder, batch_from_json, merge, profile_from_partial, session_tag
+from intentedge.events import fold as bounds
+from intentedge.events.fold import (Clamps, EventError, Folder, batch_from_json, clamps, merge, profile_from_partial,
+                                     session_tag)
 from intentedge.contract import PROFILE_PREFIX, profile_key
 from intentedge.profile import profile_to_payload
 
@@ -88,6 +90,7 @@ class Report:
     bytes_read: int = 0
     bytes_written: int = 0
     seconds: float = 0.0
+    clamps: Clamps = Clamps(0, 0)   # what the fold's bounds kept out of the profiles (a flood's forged events)
 
     @property
     def malformed_lines(self) -> int:
@@ -115,6 +118,7 @@ class Report:
             "visitors": self.visitors, "partitions": self.partitions, "bytes_read": self.bytes_read,
             "bytes_written": self.bytes_written, "seconds": round(self.seconds, 3),
             "events_per_second": round(self.events_per_second),
+            "bounded": {"purchases": self.clamps.purchases, "carts": self.clamps.carts},
         }
 
     @property
@@ -136,6 +140,11 @@ class Report:
             for reason, (count, numbers) in sorted(self.malformed.items()):
                 more = ", ..." if count > len(numbers) else ""
                 lines.append(f"    {reason}: {count:,} (lines {', '.join(map(str, numbers))}{more})")
+        if any(self.clamps):
+            lines.append(f"  bounded  {self.clamps.purchases:,} purchases not counted (over "
+                         f"{bounds.MAX_LINE_PURCHASES} a line or {bounds.MAX_DAILY_PURCHASES} a visitor a day), "
+                         f"{self.clamps.carts:,} carts cut to {bounds.MAX_CART_VALUE:,} or "
+                         f"{bounds.MAX_CART_ITEMS:,} items")
         lines.append(f"  wrote    {self.visitors:,} profiles, {self.bytes_written:,} bytes "
                      f"({self.partitions} partition{'s' if self.partitions != 1 else ''})")
         lines.append(f"  took     {self.seconds:.2f} s: {self.events_per_second:,.0f} events/s")
@@ -310,7 +319,9 @@ def _fold_partition(spill: Path, sink: TextIO, folder: Folder, written_at: int, 
             partials[key] = partial if previous is None else merge(previous, partial)
     lines = []
     for key in sorted(partials):
-        profile = profile_from_partial(partials.pop(key), updated_at=written_at)
+        partial = partials.pop(key)
+        report.clamps += clamps(partial)
+        profile = profile_from_partial(partial, updated_at=written_at)
         value = schema.encode(schema.PROFILE, profile_to_payload(profile), written_at=written_at, producer=PRODUCER)
         lines.append(f'{{"key":"{key}","value_b64":"{base64.b64encode(value).decode()}","expiration_ttl":{ttl}}}\n')
     sink.writelines(lines)

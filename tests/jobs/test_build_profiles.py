@@ -296,3 +296,22 @@ def test_a_progress_bar_on_a_terminal(tmp_path, config):
                        written_at=NOW, partitions=3, progress_file=terminal)
     assert report.visitors == 3 and report.partitions == 3
     assert "build-profiles  [####################################]  100%" in terminal.getvalue()
+
+
+def test_what_the_bounds_kept_out_is_in_the_summary_and_the_report(tmp_path, config):
+    forged = [batch("mallory", "m1", *({"type": "purchase", "value": 999_999, "timestamp": NOW - 60}
+                                        for _ in range(10)))]
+    report_path = tmp_path / "report.json"
+    result = built(write_lines(tmp_path / "events.jsonl", forged + GOOD), config, tmp_path / "out.jsonl",
+                   "--report", str(report_path))
+    bounded = json.loads(report_path.read_text())["bounded"]
+    assert bounded["purchases"] == 10 - 3 and "bounded  7 purchases not counted" in result.stdout
+    assert profiles(tmp_path / "out.jsonl")[key("mallory")].purchases == 3
+
+
+def test_clean_traffic_reports_nothing_bounded(tmp_path, config):
+    report_path = tmp_path / "report.json"
+    result = built(write_lines(tmp_path / "events.jsonl", GOOD), config, tmp_path / "out.jsonl",
+                   "--report", str(report_path))
+    assert json.loads(report_path.read_text())["bounded"] == {"purchases": 0, "carts": 0}
+    assert "bounded" not in result.stdout
