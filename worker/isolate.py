@@ -4,7 +4,7 @@ Module-level state lives as long as the isolate; keeping all of it here shows at
 a request can find from an earlier one. Nothing random or I/O happens at import time.
 """
 
-from intentedge import EventBudget, EventLimits, Outbox, budget_for, budget_key
+from intentedge import EventBudget, EventLimits, Outbox, budget_for
 
 from isolate_handlers import SlotHandlers
 from metadata import Metadata
@@ -18,7 +18,7 @@ class Isolate:
         self.metadata = Metadata()                 # bundles, profiles, what the newest bundle says
         self.revalidating: set[str] = set()        # base-page cache keys with a revalidation in flight
         self.outbox = Outbox()                     # accepted event lines waiting for the sink
-        self.budgets: dict[tuple, EventBudget] = {}   # events per visitor, client and isolate, by the limits
+        self.budgets: dict[EventLimits, EventBudget] = {}   # events per visitor, client and isolate, by the limits
         self.warned: set[str] = set()              # one-time log lines already written
         self.timezone_offsets: dict[str, tuple[float, float]] = {}   # jsconvert.local_time's
         self.handlers = SlotHandlers()             # the rewriter's handlers, made once (isolate_handlers.py)
@@ -33,11 +33,10 @@ class Isolate:
 
     def event_budget(self, limits: EventLimits) -> EventBudget:
         """The budget of these limits (a config that changes them starts a new one; the old goes)."""
-        key = budget_key(limits)
-        budget = self.budgets.get(key)
+        budget = self.budgets.get(limits)
         if budget is None:
             self.budgets.clear()
-            budget = self.budgets[key] = budget_for(limits)
+            budget = self.budgets[limits] = budget_for(limits)
         return budget
 
     def warn_once(self, what: str) -> bool:

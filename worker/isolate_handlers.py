@@ -102,7 +102,7 @@ class SlotHandlers:
         14 writes a page instead of 5 for two slots). A slot whose end tag may be omitted keeps its
         content: the markers and then the body go in at its start tag."""
         tag = element.tagName
-        if tag in OPTIONAL_END_TAGS:
+        if operation_at(Operation.INNER, tag) is Operation.PREPEND:   # decision.operation_at's rule
             for name, value in marker_pairs(markers):
                 element.setAttribute(name, value)
             element.prepend(body, AS_HTML)

@@ -16,7 +16,7 @@ from intentedge.decision import CONTROL, FALLBACK, Choice, Decision, decide
 from intentedge.eligibility import may_personalize_request, may_personalize_response, media_type
 from intentedge.errors import ConfigError, IntentEdgeError, Problem, SchemaError, VersionError
 from intentedge.events.batch import EventRejected, Limits as EventLimits
-from intentedge.events.endpoint import (EventsOutcome, accept, admit, budget_for, budget_key, is_events_path,
+from intentedge.events.endpoint import (EventsOutcome, accept, admit, budget_for, is_events_path,
                                         refusals_line, rejection)
 from intentedge.events.outbox import Outbox
 from intentedge.events.rate_limit import EventBudget
@@ -38,7 +38,7 @@ __all__ = [
     "EventsOutcome", "Fragment", "IntentEdgeError", "Operation", "OriginURLError", "Outbox", "PageOutcome",
     "Problem", "Profile", "RequestContext", "RequestData", "Rule", "SchemaError", "Session", "SessionKeyError",
     "SessionKeys", "Slot", "VersionError", "Visitor",
-    "accept", "admit", "budget_for", "budget_key", "compile_bundle", "compile_condition", "decide",
+    "accept", "admit", "budget_for", "compile_bundle", "compile_condition", "decide",
     "eval_condition", "grants_shared_storage", "is_events_path", "log_line", "may_personalize_request",
     "may_personalize_response", "media_type", "mint_token", "page_outcome", "personal_headers", "preview_url",
     "profile_from_bytes", "refusals_line", "rejection", "to_payload", "upstream_url", "validate_condition",

@@ -5,7 +5,7 @@ and explain it all in a trace.
 
 Pure: the Worker passes the request context, the session from the cookie, the
 profile from KV and the clock; it gets back what to inject, the session to write
-back, and the trace to log. A preview (core/preview.py) forces a tier, a rule or
+back, and the trace to log. A preview (preview.py) forces a tier, a rule or
 attributes, and counts no impressions.
 """
 
@@ -56,11 +56,7 @@ class Choice:
         return self.fragment.operation not in _WRAPPED
 
     def operation_at(self, tag: str) -> Operation:
-        """The operation a slot element named `tag` gets. Inner and replace remove the slot's
-        content up to the end tag the rewriter matches; where HTML lets the page omit that end tag
-        (markup.OPTIONAL_END_TAGS: `<p>a<p>b`, `<li>a<li>b`), the rewriter would match the parent's,
-        and the siblings in between would go. There inner goes in as the slot's first content and
-        replace just before the slot, with the same insertion(): the origin's content stays."""
+        """The operation a slot element named `tag` gets (the module's operation_at)."""
         return operation_at(self.fragment.operation, tag)
 
     def insertion(self) -> tuple[str, bool]:
@@ -79,7 +75,11 @@ class Choice:
 
 
 def operation_at(operation: Operation, tag: str) -> Operation:
-    """`operation` as a slot element named `tag` gets it (see Choice.operation_at)."""
+    """`operation` as a slot element named `tag` gets it. Inner and replace remove the slot's content
+    up to the end tag the rewriter matches; where HTML lets the page omit that end tag
+    (markup.OPTIONAL_END_TAGS: `<p>a<p>b`, `<li>a<li>b`), the rewriter would match the parent's, and
+    the siblings in between would go. There inner goes in as the slot's first content and replace
+    just before the slot, with the same insertion(): the origin's content stays."""
     return _AT_START_TAG.get(operation, operation) if tag in OPTIONAL_END_TAGS else operation
 
 

@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 from intentedge.caching.pages import CacheStatus, server_timing
 from intentedge.context import RequestContext
 from intentedge.contract.config import Bundle
-from intentedge.decision import Choice, Decision, decide
+from intentedge.decision import Decision, decide
 from intentedge.events.beacon import SOURCE as BEACON_SOURCE
 from intentedge.events.batch import beacon_tag
 from intentedge.events.page_token import MAX_TOKEN_CHARS, page_decision, sign
@@ -42,11 +42,15 @@ HeaderChange = tuple[str, str, str]   # (operation: "set" | "append" | "delete",
 @dataclass
 class PageOutcome:
     decision: Decision
-    choices: list[Choice]           # the fragment for each slot (the decision's)
     headers: list[HeaderChange]     # applied to the origin's response, in order
     beacon: str | None              # the beacon's script element, for the document's end
     log: str                        # the decision's log line
     problems: list[str]             # log lines of what went wrong but did not stop the page
+
+    @property
+    def choices(self) -> list:
+        """The fragment for each slot (the decision's)."""
+        return self.decision.choices
 
 
 def page_outcome(context: RequestContext, visitor: Visitor, bundle: Bundle, profile: Profile | None, *,
@@ -71,7 +75,7 @@ def page_outcome(context: RequestContext, visitor: Visitor, bundle: Bundle, prof
     beacon = (_beacon(bundle, decision, keys, context.path, now, random_bytes, problems)
               if preview is None and document else None)
     log = log_line("decision", path=context.path, **decision.trace)
-    return PageOutcome(decision, decision.choices, headers, beacon, log, problems)
+    return PageOutcome(decision, headers, beacon, log, problems)
 
 
 def personal_headers(decision: Decision, keys: SessionKeys | None, *, secure: bool, forget: bool,

@@ -77,7 +77,7 @@ class Signals:
         return changes
 
     def record(self, session: Session, event: dict, products: dict) -> Session:
-        """The session after an event the page reported (core/events.py): the cart, purchases,
+        """The session after an event the page reported (events/batch.py): the cart, purchases,
         searches and trials change it; views, exposures and clicks do not."""
         kind = event["type"]
         quantity = event.get("quantity", 1)

@@ -30,7 +30,7 @@ from intentedge.rules import CompiledRules, Rule
 from intentedge.scoring import DEFAULT_SATURATION, DEFAULT_WEIGHTS, VECTORS, ScoringModel
 from intentedge.signals import DEFAULT_STAGES, PageRule, Signals
 
-BEACON_BATCH = 50               # events per request, core/beacon.py
+BEACON_BATCH = 50               # events per request, events/beacon.py
 MAX_EVENTS_LIMIT = 500
 MAX_BYTES_LIMIT = 65_536        # sendBeacon's quota
 _EVENTS_PATH = re.compile(r"/[A-Za-z0-9/_.~-]{1,127}\Z")

@@ -93,11 +93,6 @@ def budget_for(limits: Limits) -> EventBudget:
     return EventBudget(limits.rate_per_minute, limits.client_rate_per_minute, limits.isolate_rate_per_minute)
 
 
-def budget_key(limits: Limits) -> tuple[int, int, int]:
-    """Limits that need the same budget: a config that changes them starts a new one."""
-    return limits.rate_per_minute, limits.client_rate_per_minute, limits.isolate_rate_per_minute
-
-
 def refusals_line(budget: EventBudget, now: float) -> str | None:
     """The counted log line of refused events, when one is due (each scope at most once a minute)."""
     counted = budget.report(now)

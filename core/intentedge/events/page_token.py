@@ -90,7 +90,7 @@ def _unpack(data: bytes) -> PageDecision | None:
 
 
 def page_decision(choices, trace: dict, *, decision_id: str, now: float, path: str) -> PageDecision:
-    """The page token's content for a decision's choices and trace (core/decision.py)."""
+    """The page token's content for a decision's choices and trace (decision.py)."""
     return PageDecision(decision_id, int(now), path[:512], trace.get("tier") or "",
                         round(float(trace.get("score") or 0.0), 1),
                         tuple(SlotChoice(c.slot, c.rule_id or "fallback", c.variant) for c in choices))

@@ -372,7 +372,7 @@ def test_server_timing_refuses_bad_entries(entry, message):
         pytest.param("https://shop.example/caf\u00e9?q=\u00e9", "https://shop.example/caf\u00e9?q=\u00e9",
                      id="non-ascii"),
         pytest.param("https://shop.example/a\tb\n?utm_source=x", "https://shop.example/ab", id="tab-and-newline"),
-        # preview parameters (core/preview.py) never split the cache, token or not
+        # preview parameters (intentedge/preview.py) never split the cache, token or not
         pytest.param("https://shop.example/p?pz_preview=k1.1790003600.abc&b=1", "https://shop.example/p?b=1",
                      id="preview-token"),
         pytest.param("https://shop.example/p?pz_preview=t&pz_tier=high&pz_rule=spring-sale&a=1"
